@@ -1,0 +1,94 @@
+package protocol
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Sentinel errors shared by every tffs component. A reply carries one of the
+// codes below; Error.Unwrap maps it back, so errors.Is works on the far side
+// of the wire.
+var (
+	ErrNotFound    = errors.New("not found")
+	ErrExists      = errors.New("already exists")
+	ErrBusy        = errors.New("busy: wrong state")
+	ErrInvalid     = errors.New("invalid argument")
+	ErrPermission  = errors.New("permission denied")
+	ErrUnavailable = errors.New("unavailable")
+	ErrTimeout     = errors.New("timed out")
+	ErrInternal    = errors.New("internal error")
+	ErrTooLarge    = errors.New("too large")
+)
+
+// Code names an error class on the wire.
+type Code string
+
+// Error codes carried by replies.
+const (
+	CodeNotFound    Code = "not_found"
+	CodeExists      Code = "exists"
+	CodeBusy        Code = "busy"
+	CodeInvalid     Code = "invalid"
+	CodePermission  Code = "permission"
+	CodeUnavailable Code = "unavailable"
+	CodeTimeout     Code = "timeout"
+	CodeInternal    Code = "internal"
+	CodeTooLarge    Code = "too_large"
+)
+
+var codeTable = []struct {
+	code Code
+	err  error
+}{
+	{CodeNotFound, ErrNotFound},
+	{CodeExists, ErrExists},
+	{CodeBusy, ErrBusy},
+	{CodeInvalid, ErrInvalid},
+	{CodePermission, ErrPermission},
+	{CodeUnavailable, ErrUnavailable},
+	{CodeTimeout, ErrTimeout},
+	{CodeInternal, ErrInternal},
+	{CodeTooLarge, ErrTooLarge},
+}
+
+// Error is an error as carried in a reply: a code and a human message.
+type Error struct {
+	Code    Code   `cbor:"1,keyasint"`
+	Message string `cbor:"2,keyasint"`
+}
+
+// Error returns the human message.
+func (e *Error) Error() string { return e.Message }
+
+// Unwrap returns the sentinel error for the code, so errors.Is works.
+func (e *Error) Unwrap() error {
+	for _, c := range codeTable {
+		if c.code == e.Code {
+			return c.err
+		}
+	}
+	return ErrInternal
+}
+
+// WireError converts any error to its wire form, choosing the code from the
+// first sentinel the error wraps (ErrInternal when none).
+func WireError(err error) *Error {
+	if err == nil {
+		return nil
+	}
+	var we *Error
+	if errors.As(err, &we) {
+		return &Error{Code: we.Code, Message: err.Error()}
+	}
+	for _, c := range codeTable {
+		if errors.Is(err, c.err) {
+			return &Error{Code: c.code, Message: err.Error()}
+		}
+	}
+	return &Error{Code: CodeInternal, Message: err.Error()}
+}
+
+// Errorf returns an error wrapping the sentinel base with a formatted message.
+func Errorf(base error, format string, args ...any) error {
+	return fmt.Errorf("%s: %w", fmt.Sprintf(format, args...), base)
+}

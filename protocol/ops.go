@@ -1,0 +1,281 @@
+package protocol
+
+import "time"
+
+// Operations (Msg.Op). Requests from a client to the master unless noted;
+// the master forwards container operations to the container's node.
+const (
+	OpHello        = "hello"         // client starts its session: HelloRequest → Offer
+	OpOffer        = "offer"         // request: → Offer; event from master: Offer
+	OpLayersNeeded = "layers.needed" // LayersNeededRequest → LayersNeededReply
+	OpLayerPut     = "layer.put"     // LayerPutRequest + stream client→master → {}
+	OpImagePut     = "image.put"     // Image → {}
+	OpImageList    = "image.list"    // → ImageList
+	OpSpawn        = "spawn"         // SpawnRequest → SpawnReply (master → node: NodeSpawn)
+	OpList         = "container.list"
+	OpExec         = "exec"       // ExecRequest → {} (process exits as EvProcExit)
+	OpSignal       = "signal"     // SignalRequest → {}
+	OpResize       = "resize"     // ResizeRequest → {}
+	OpReboot       = "reboot"     // RebootRequest → {}
+	OpReset        = "reset"      // RebootRequest → {}
+	OpDestroy      = "destroy"    // {} → {}
+	OpFilePut      = "file.put"   // FilePutRequest + stream client→node → {}
+	OpFileFetch    = "file.fetch" // FileFetchRequest → FileInfo, then stream node→client
+	OpFileStat     = "file.stat"  // PathRequest → FileInfo
+	OpFileList     = "file.list"  // PathRequest → FileList
+	OpFileMkdir    = "file.mkdir" // PathRequest → {}
+	OpFileRemove   = "file.remove"
+	OpFileRename   = "file.rename" // RenameRequest → {}
+
+	// Node ↔ master.
+	OpNodeHello  = "node.hello"  // NodeHello → {}
+	OpNodeStats  = "node.stats"  // event NodeStats
+	OpLayerGet   = "layer.get"   // node → master: LayerGetRequest → {} then stream master→node
+	OpSessionEnd = "session.end" // master → node: SessionEnd → {}
+
+	// Events to clients.
+	EvNodeAdded     = "node.added"     // NodeInfo
+	EvNodeGone      = "node.gone"      // NodeInfo
+	EvContainerExit = "container.exit" // ContainerExit (also node → master)
+	EvContainerGone = "container.gone" // ContainerGone (also node → master)
+	EvProcExit      = "proc.exit"      // ProcExit (node → master → client)
+)
+
+// Empty is the body of requests and replies that carry nothing.
+type Empty struct{}
+
+// HelloRequest opens a client session.
+type HelloRequest struct {
+	Client string `cbor:"1,keyasint,omitempty"` // free-form client description
+}
+
+// NodeInfo is one node in the resource offer.
+type NodeInfo struct {
+	Name       string  `cbor:"1,keyasint"`
+	CPUs       int     `cbor:"2,keyasint"`
+	MemTotal   uint64  `cbor:"3,keyasint"`
+	MemFree    uint64  `cbor:"4,keyasint"`
+	Load1      float64 `cbor:"5,keyasint"`
+	CPUUsage   float64 `cbor:"6,keyasint"` // 0..1 over the last interval
+	Containers int     `cbor:"7,keyasint"`
+	Rank       int     `cbor:"8,keyasint"` // 1 is best
+}
+
+// Offer is the resource offer: what a session can use in the location.
+type Offer struct {
+	Nodes []NodeInfo `cbor:"1,keyasint"`
+}
+
+// NodeStats is a node's live load report.
+type NodeStats struct {
+	CPUs       int     `cbor:"1,keyasint"`
+	MemTotal   uint64  `cbor:"2,keyasint"`
+	MemFree    uint64  `cbor:"3,keyasint"`
+	Load1      float64 `cbor:"4,keyasint"`
+	CPUUsage   float64 `cbor:"5,keyasint"`
+	Containers int     `cbor:"6,keyasint"`
+}
+
+// NodeHello registers a node (sent on every connect).
+type NodeHello struct {
+	Name  string    `cbor:"1,keyasint"`
+	Boot  string    `cbor:"2,keyasint"` // changes each time the node daemon starts
+	Stats NodeStats `cbor:"3,keyasint"`
+}
+
+// Layer describes one image layer blob.
+type Layer struct {
+	Digest    string `cbor:"1,keyasint"`
+	DiffID    string `cbor:"2,keyasint"`
+	MediaType string `cbor:"3,keyasint"`
+	Size      int64  `cbor:"4,keyasint"`
+}
+
+// Image is an image description: its config and layers.
+type Image struct {
+	Name         string  `cbor:"1,keyasint"`
+	Config       []byte  `cbor:"2,keyasint"`
+	ConfigDigest string  `cbor:"3,keyasint"`
+	Layers       []Layer `cbor:"4,keyasint"`
+}
+
+// ImageList lists a session's account's images.
+type ImageList struct {
+	Images []Image `cbor:"1,keyasint"`
+}
+
+// LayersNeededRequest asks which of the digests the master lacks.
+type LayersNeededRequest struct {
+	Digests []string `cbor:"1,keyasint"`
+}
+
+// LayersNeededReply lists the digests to upload.
+type LayersNeededReply struct {
+	Missing []string `cbor:"1,keyasint"`
+}
+
+// LayerPutRequest announces a layer upload on Stream.
+type LayerPutRequest struct {
+	Digest string `cbor:"1,keyasint"`
+	Size   int64  `cbor:"2,keyasint"`
+	Stream uint64 `cbor:"3,keyasint"`
+}
+
+// LayerGetRequest asks the master to stream a layer blob on Stream.
+type LayerGetRequest struct {
+	Digest string `cbor:"1,keyasint"`
+	Stream uint64 `cbor:"2,keyasint"`
+}
+
+// File is a pre-boot file.
+type File struct {
+	Path string `cbor:"1,keyasint"`
+	Mode uint32 `cbor:"2,keyasint"`
+	Data []byte `cbor:"3,keyasint"`
+}
+
+// SpawnRequest asks for a new container.
+type SpawnRequest struct {
+	Node     string   `cbor:"1,keyasint,omitempty"` // "" = best-ranked
+	Name     string   `cbor:"2,keyasint,omitempty"` // unique in the session; "" = the id
+	Image    string   `cbor:"3,keyasint"`
+	Args     []string `cbor:"4,keyasint,omitempty"`
+	Env      []string `cbor:"5,keyasint,omitempty"`
+	Cwd      string   `cbor:"6,keyasint,omitempty"`
+	User     string   `cbor:"7,keyasint,omitempty"`
+	CPUs     float64  `cbor:"8,keyasint,omitempty"`
+	Memory   int64    `cbor:"9,keyasint,omitempty"`
+	Files    []File   `cbor:"10,keyasint,omitempty"`
+	Asleep   bool     `cbor:"11,keyasint,omitempty"`
+	Stdout   uint64   `cbor:"12,keyasint,omitempty"` // stream ids chosen by the client, 0 = discard
+	Stderr   uint64   `cbor:"13,keyasint,omitempty"`
+	Hostname string   `cbor:"14,keyasint,omitempty"`
+}
+
+// NodeSpawn is a spawn as the master forwards it: the request, the id the
+// master chose and the image description the node must have.
+type NodeSpawn struct {
+	ID      string       `cbor:"1,keyasint"`
+	Request SpawnRequest `cbor:"2,keyasint"`
+	Image   Image        `cbor:"3,keyasint"`
+}
+
+// SpawnReply names the new container.
+type SpawnReply struct {
+	ID   string `cbor:"1,keyasint"`
+	Name string `cbor:"2,keyasint"`
+	Node string `cbor:"3,keyasint"`
+}
+
+// ContainerInfo describes one container of the session.
+type ContainerInfo struct {
+	ID     string `cbor:"1,keyasint"`
+	Name   string `cbor:"2,keyasint"`
+	Node   string `cbor:"3,keyasint"`
+	Image  string `cbor:"4,keyasint"`
+	State  string `cbor:"5,keyasint"`
+	Exit   int    `cbor:"6,keyasint"`
+	Exited bool   `cbor:"7,keyasint"`
+}
+
+// ContainerList lists the session's containers.
+type ContainerList struct {
+	Containers []ContainerInfo `cbor:"1,keyasint"`
+}
+
+// ExecRequest starts a process in a container.
+type ExecRequest struct {
+	Proc   string   `cbor:"1,keyasint"` // chosen by the client, unique in the container
+	Args   []string `cbor:"2,keyasint"`
+	Env    []string `cbor:"3,keyasint,omitempty"`
+	Cwd    string   `cbor:"4,keyasint,omitempty"`
+	TTY    bool     `cbor:"5,keyasint,omitempty"`
+	Stdin  uint64   `cbor:"6,keyasint,omitempty"` // stream ids, 0 = none
+	Stdout uint64   `cbor:"7,keyasint,omitempty"`
+	Stderr uint64   `cbor:"8,keyasint,omitempty"`
+	Width  uint32   `cbor:"9,keyasint,omitempty"`
+	Height uint32   `cbor:"10,keyasint,omitempty"`
+}
+
+// SignalRequest signals a process ("" = the main process).
+type SignalRequest struct {
+	Proc   string `cbor:"1,keyasint,omitempty"`
+	Signal int    `cbor:"2,keyasint"`
+}
+
+// ResizeRequest resizes a process's pty.
+type ResizeRequest struct {
+	Proc   string `cbor:"1,keyasint"`
+	Width  uint32 `cbor:"2,keyasint"`
+	Height uint32 `cbor:"3,keyasint"`
+}
+
+// RebootRequest reboots or resets a container; new output streams follow.
+type RebootRequest struct {
+	Stdout uint64 `cbor:"1,keyasint,omitempty"`
+	Stderr uint64 `cbor:"2,keyasint,omitempty"`
+}
+
+// FilePutRequest writes a file from Stream.
+type FilePutRequest struct {
+	Path   string `cbor:"1,keyasint"`
+	Mode   uint32 `cbor:"2,keyasint"`
+	Stream uint64 `cbor:"3,keyasint"`
+}
+
+// FileFetchRequest reads a file into Stream.
+type FileFetchRequest struct {
+	Path   string `cbor:"1,keyasint"`
+	Stream uint64 `cbor:"2,keyasint"`
+}
+
+// PathRequest names a path in a container.
+type PathRequest struct {
+	Path      string `cbor:"1,keyasint"`
+	Mode      uint32 `cbor:"2,keyasint,omitempty"`
+	Recursive bool   `cbor:"3,keyasint,omitempty"`
+}
+
+// RenameRequest moves a path within a container.
+type RenameRequest struct {
+	From string `cbor:"1,keyasint"`
+	To   string `cbor:"2,keyasint"`
+}
+
+// FileInfo describes a file in a container.
+type FileInfo struct {
+	Name    string    `cbor:"1,keyasint"`
+	Size    int64     `cbor:"2,keyasint"`
+	Mode    uint32    `cbor:"3,keyasint"` // os.FileMode bits
+	ModTime time.Time `cbor:"4,keyasint"`
+	Link    string    `cbor:"5,keyasint,omitempty"`
+}
+
+// FileList lists a directory.
+type FileList struct {
+	Files []FileInfo `cbor:"1,keyasint"`
+}
+
+// SessionEnd tells a node a session is over: destroy its containers.
+type SessionEnd struct {
+	Session string `cbor:"1,keyasint"`
+}
+
+// ContainerExit reports that a container's main process exited.
+type ContainerExit struct {
+	Container string `cbor:"1,keyasint"`
+	Code      int    `cbor:"2,keyasint"`
+}
+
+// ContainerGone reports that a container no longer exists.
+type ContainerGone struct {
+	Container string `cbor:"1,keyasint"`
+	Reason    string `cbor:"2,keyasint"`
+}
+
+// ProcExit reports that a process exited.
+type ProcExit struct {
+	Container string `cbor:"1,keyasint"`
+	Proc      string `cbor:"2,keyasint"`
+	Code      int    `cbor:"3,keyasint"`
+}

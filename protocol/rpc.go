@@ -58,31 +58,39 @@ func (c *Calls) FailAll(err error) {
 // adjusts the message) and waits for its reply, decoding it into reply
 // (which may be nil). It gives up with ErrTimeout when ctx ends.
 func (c *Calls) Call(ctx context.Context, send func(*Msg) error, op string, body, reply any, prep func(*Msg)) error {
+	return c.Start(ctx, send, op, body, reply, prep)()
+}
+
+// Start sends the request now and returns a function that waits for its
+// reply: what follows the request on the wire (a stream) is ordered after it.
+func (c *Calls) Start(ctx context.Context, send func(*Msg) error, op string, body, reply any, prep func(*Msg)) func() error {
 	id, ch := c.add()
 	m, err := NewRequest(id, op, body)
 	if err != nil {
 		c.remove(id)
-		return err
+		return func() error { return err }
 	}
 	if prep != nil {
 		prep(m)
 	}
 	if err := send(m); err != nil {
 		c.remove(id)
-		return fmt.Errorf("%s: %w", op, err)
+		return func() error { return fmt.Errorf("%s: %w", op, err) }
 	}
-	select {
-	case r := <-ch:
-		if r.Err != nil {
-			return r.Err
+	return func() error {
+		select {
+		case r := <-ch:
+			if r.Err != nil {
+				return r.Err
+			}
+			if reply != nil && len(r.Body) > 0 {
+				return r.DecodeBody(reply)
+			}
+			return nil
+		case <-ctx.Done():
+			c.remove(id)
+			return fmt.Errorf("%s: %v: %w", op, ctx.Err(), ErrTimeout)
 		}
-		if reply != nil && len(r.Body) > 0 {
-			return r.DecodeBody(reply)
-		}
-		return nil
-	case <-ctx.Done():
-		c.remove(id)
-		return fmt.Errorf("%s: %v: %w", op, ctx.Err(), ErrTimeout)
 	}
 }
 
@@ -137,10 +145,7 @@ func (s *Streams) Dispatch(scope string, m *Msg) bool {
 	case KindData:
 		r, ok := s.receivers[k]
 		if ok {
-			r.Deliver(m)
-			if m.EOF {
-				delete(s.receivers, k)
-			}
+			r.Deliver(m) // the owner removes the stream; a late reader still finds it
 		}
 		return ok
 	case KindAck:
@@ -169,4 +174,25 @@ func (s *Streams) FailScope(scope string, err error) {
 			delete(s.receivers, k)
 		}
 	}
+}
+
+// FailAll aborts every stream with err and forgets them.
+func (s *Streams) FailAll(err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for k, snd := range s.senders {
+		snd.Abort(err)
+		delete(s.senders, k)
+	}
+	for k, r := range s.receivers {
+		r.Fail(err)
+		delete(s.receivers, k)
+	}
+}
+
+// Receiver returns the receiving end of stream k, or nil.
+func (s *Streams) Receiver(k StreamKey) *Receiver {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.receivers[k]
 }

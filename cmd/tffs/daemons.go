@@ -1,0 +1,60 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/tffs/tffs/master"
+	"github.com/tffs/tffs/node"
+	"github.com/tffs/tffs/protocol"
+)
+
+func runMaster(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+	dir := fs.String("dir", "/var/lib/tffs/master", "state directory")
+	listen := fs.String("listen", fmt.Sprintf("tcp://0.0.0.0:%d", protocol.DefaultPort), "ZeroMQ endpoint")
+	timeout := fs.Duration("session-timeout", 2*time.Minute, "garbage-collect a silent session after this")
+	debug := fs.Bool("debug", false, "debug logging")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	m, err := master.New(master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Log: logger(*debug)})
+	if err != nil {
+		return err
+	}
+	fmt.Printf("master %s\npublic key %s\n", m.Addr(), m.PublicKey())
+	go m.ServeAdmin(ctx, filepath.Join(*dir, master.AdminSocket))
+	return m.Run(ctx)
+}
+
+func runNode(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+	name := fs.String("name", "", "node name (as registered with the master)")
+	dir := fs.String("dir", "/var/lib/tffs/node", "state directory (key pair, private containerd)")
+	addr := fs.String("master", "", "master endpoint, host:port or tcp://host:port")
+	key := fs.String("master-key", "", "master public key")
+	ctrd := fs.String("containerd", "", "containerd socket (empty: start a private containerd under --dir)")
+	ns := fs.String("namespace", "", "containerd namespace (default tffs-NAME)")
+	debug := fs.Bool("debug", false, "debug logging")
+	printKey := fs.Bool("print-key", false, "print this node's public key and exit")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if *printKey {
+		kp, err := protocol.LoadOrCreateKeyPair(*dir, "node")
+		if err != nil {
+			return err
+		}
+		fmt.Println(kp.Public)
+		return nil
+	}
+	n, err := node.New(node.Config{Name: *name, Dir: *dir, Master: protocol.TCPAddr(*addr), MasterKey: *key,
+		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug)})
+	if err != nil {
+		return err
+	}
+	return n.Run(ctx)
+}

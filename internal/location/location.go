@@ -1,0 +1,186 @@
+// Package location runs a whole tffs location in one process: a master, a
+// node (with a private containerd unless one is given) and a local account,
+// with the busybox test image imported. `tffs location up` and the
+// integration tests (internal/testenv) are built on it.
+package location
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/tffs/tffs/internal/ociarchive"
+	"github.com/tffs/tffs/master"
+	"github.com/tffs/tffs/node"
+	"github.com/tffs/tffs/protocol"
+	"github.com/tffs/tffs/sdk"
+)
+
+// Config configures an embedded location.
+type Config struct {
+	Dir            string        // location state (master/, node/, images)
+	ClientDir      string        // where the client key and location config go (default ~/.tffs)
+	Name           string        // location name in the client config (default "local")
+	Listen         string        // master endpoint (default tcp://127.0.0.1:2020)
+	Containerd     string        // containerd socket; "" = private containerd
+	SessionTimeout time.Duration // master's session GC timeout (default 2m)
+	Busybox        string        // busybox-static binary for the test image (default /bin/busybox; "-" = none)
+	NoNode         bool          // start only the master
+	Log            *slog.Logger
+}
+
+// Location is a running embedded location.
+type Location struct {
+	Master    *master.Master
+	Node      *node.Node
+	Config    sdk.LocationConfig
+	ClientDir string
+
+	cancelNode, cancelMaster context.CancelFunc
+	nodeDone, masterDone     chan error
+	once                     sync.Once
+}
+
+// Up starts the location and returns when its node is in the offer and the
+// busybox image is in the location.
+func Up(ctx context.Context, cfg Config) (*Location, error) {
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("location: Dir is required: %w", protocol.ErrInvalid)
+	}
+	if cfg.ClientDir == "" {
+		cfg.ClientDir = protocol.DefaultDir()
+	}
+	if cfg.Name == "" {
+		cfg.Name = "local"
+	}
+	if cfg.Listen == "" {
+		cfg.Listen = fmt.Sprintf("tcp://127.0.0.1:%d", protocol.DefaultPort)
+	}
+	if cfg.Busybox == "" {
+		cfg.Busybox = "/bin/busybox"
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	m, err := master.New(master.Config{Dir: filepath.Join(cfg.Dir, "master"), Listen: cfg.Listen,
+		SessionTimeout: cfg.SessionTimeout, Log: cfg.Log.With("component", "master")})
+	if err != nil {
+		return nil, err
+	}
+	ck, err := sdk.ClientKey(cfg.ClientDir)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.AddAccount(cfg.Name, ck.Public); err != nil && !errors.Is(err, protocol.ErrExists) {
+		return nil, err
+	}
+	l := &Location{Master: m, ClientDir: cfg.ClientDir, masterDone: make(chan error, 1), nodeDone: make(chan error, 1)}
+	mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancelMaster = mcancel
+	go func() { l.masterDone <- m.Run(mctx) }()
+	go m.ServeAdmin(mctx, filepath.Join(cfg.Dir, "master", master.AdminSocket))
+	addr := strings.Replace(m.Addr(), "0.0.0.0", "127.0.0.1", 1)
+	l.Config = sdk.LocationConfig{Name: cfg.Name, Master: addr, MasterKey: m.PublicKey()}
+	if err := sdk.WriteConfig(cfg.ClientDir, l.Config); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	if err := sdk.SetDefaultLocation(cfg.ClientDir, cfg.Name); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	if cfg.NoNode {
+		l.nodeDone <- nil
+		return l, nil
+	}
+	if err := l.startNode(ctx, cfg, addr); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	if err := l.prepare(ctx, cfg); err != nil {
+		l.Stop()
+		return nil, err
+	}
+	return l, nil
+}
+
+func (l *Location) startNode(ctx context.Context, cfg Config, addr string) error {
+	n, err := node.New(node.Config{Name: cfg.Name, Dir: filepath.Join(cfg.Dir, "node"), Master: addr,
+		MasterKey: l.Master.PublicKey(), Containerd: cfg.Containerd, Log: cfg.Log.With("component", "node")})
+	if err != nil {
+		return err
+	}
+	if err := l.Master.AddNode(cfg.Name, n.PublicKey()); err != nil && !errors.Is(err, protocol.ErrExists) {
+		return err
+	}
+	l.Node = n
+	nctx, ncancel := context.WithCancel(context.WithoutCancel(ctx))
+	l.cancelNode = ncancel
+	go func() { l.nodeDone <- n.Run(nctx) }()
+	return nil
+}
+
+// prepare waits for the node to join and imports the busybox image.
+func (l *Location) prepare(ctx context.Context, cfg Config) error {
+	loc, err := sdk.Connect(ctx, sdk.WithDir(cfg.ClientDir), sdk.WithLocation(cfg.Name))
+	if err != nil {
+		return err
+	}
+	defer loc.Close()
+	for {
+		o, err := loc.RefreshOffer(ctx)
+		if err != nil {
+			return err
+		}
+		if len(o.Nodes) > 0 {
+			break
+		}
+		select {
+		case err := <-l.nodeDone:
+			l.nodeDone <- err
+			return fmt.Errorf("node stopped: %v", err)
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if cfg.Busybox == "-" {
+		return nil
+	}
+	tarPath := filepath.Join(cfg.Dir, "busybox.tar")
+	if _, err := os.Stat(tarPath); err != nil {
+		if err := ociarchive.BuildBusybox(cfg.Busybox, tarPath, "busybox:latest"); err != nil {
+			return fmt.Errorf("build busybox image: %w", err)
+		}
+	}
+	_, err = loc.ImportImages(ctx, tarPath, nil)
+	return err
+}
+
+// Stop stops the node (removing its containers), then the master.
+func (l *Location) Stop() error {
+	var err error
+	l.once.Do(func() {
+		if l.cancelNode != nil {
+			l.cancelNode()
+			err = <-l.nodeDone
+		}
+		l.cancelMaster()
+		if merr := <-l.masterDone; err == nil {
+			err = merr
+		}
+	})
+	return err
+}
+
+// NodeDone delivers the node daemon's result when it stops on its own.
+func (l *Location) NodeDone() <-chan error { return l.nodeDone }
+
+// ContainerdSocket is the containerd socket the node uses.
+func (l *Location) ContainerdSocket() string { return l.Node.ContainerdSocket() }

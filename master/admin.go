@@ -1,0 +1,78 @@
+package master
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// AdminSocket is the file name of the master's admin socket in its Dir:
+// a root-only unix socket through which `tffs account …` and `tffs node
+// register …` change a running master.
+const AdminSocket = "admin.sock"
+
+// ServeAdmin serves the admin API on a unix socket at path until ctx ends.
+// Routes: GET/POST /accounts, DELETE /accounts/NAME, and the same for /nodes.
+func (m *Master) ServeAdmin(ctx context.Context, path string) error {
+	os.Remove(path)
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	os.Chmod(path, 0o600)
+	mux := http.NewServeMux()
+	for _, kind := range []string{"accounts", "nodes"} {
+		add, remove, list := m.AddAccount, m.RemoveAccount, m.Accounts
+		if kind == "nodes" {
+			add, remove, list = m.AddNode, m.RemoveNode, m.Nodes
+		}
+		mux.HandleFunc("GET /"+kind, func(w http.ResponseWriter, r *http.Request) {
+			json.NewEncoder(w).Encode(list())
+		})
+		mux.HandleFunc("POST /"+kind, func(w http.ResponseWriter, r *http.Request) {
+			var p Principal
+			if err := json.NewDecoder(http.MaxBytesReader(w, r.Body, 4096)).Decode(&p); err != nil {
+				adminError(w, fmt.Errorf("bad request body: %v: %w", err, protocol.ErrInvalid))
+				return
+			}
+			adminError(w, add(p.Name, p.PublicKey))
+		})
+		mux.HandleFunc("DELETE /"+kind+"/{name}", func(w http.ResponseWriter, r *http.Request) {
+			adminError(w, remove(r.PathValue("name")))
+		})
+	}
+	srv := &http.Server{Handler: mux}
+	go func() {
+		<-ctx.Done()
+		srv.Close()
+		os.Remove(path)
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func adminError(w http.ResponseWriter, err error) {
+	if err == nil {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	code := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, protocol.ErrInvalid):
+		code = http.StatusBadRequest
+	case errors.Is(err, protocol.ErrNotFound):
+		code = http.StatusNotFound
+	case errors.Is(err, protocol.ErrExists):
+		code = http.StatusConflict
+	}
+	http.Error(w, strings.TrimSpace(err.Error()), code)
+}

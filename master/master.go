@@ -1,0 +1,195 @@
+package master
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// Config configures a master. Zero values take the defaults.
+type Config struct {
+	Dir            string        // state: keys, store, layers (required)
+	Listen         string        // ZeroMQ endpoint, default tcp://0.0.0.0:2020
+	SessionTimeout time.Duration // a silent session is garbage-collected after this (default 2m)
+	NodeTimeout    time.Duration // a silent node is declared gone after this (default 30s)
+	Log            *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Listen == "" {
+		c.Listen = fmt.Sprintf("tcp://0.0.0.0:%d", protocol.DefaultPort)
+	}
+	if c.SessionTimeout == 0 {
+		c.SessionTimeout = 2 * time.Minute
+	}
+	if c.NodeTimeout == 0 {
+		c.NodeTimeout = 30 * time.Second
+	}
+	if c.Log == nil {
+		c.Log = slog.New(slog.DiscardHandler)
+	}
+}
+
+// Master is a running master. Create it with New, then Run it.
+type Master struct {
+	cfg      Config
+	log      *slog.Logger
+	keys     protocol.KeyPair
+	store    *store
+	srv      *protocol.Server
+	layerDir string
+
+	do      chan func() // work for the actor goroutine
+	streams *protocol.Streams
+	calls   *protocol.Calls
+
+	keysMu   sync.RWMutex
+	accounts map[string]string // public key → account name
+	nodeKeys map[string]string // public key → node name
+
+	// Owned by the actor goroutine.
+	sessions   map[string]*session
+	nodes      map[string]*node
+	containers map[string]*container
+
+	wg sync.WaitGroup
+}
+
+// New opens (or creates) the master's state in cfg.Dir and binds its socket.
+func New(cfg Config) (*Master, error) {
+	cfg.setDefaults()
+	if cfg.Dir == "" {
+		return nil, fmt.Errorf("master: Dir is required: %w", protocol.ErrInvalid)
+	}
+	layerDir := filepath.Join(cfg.Dir, "layers", "sha256")
+	if err := os.MkdirAll(layerDir, 0o700); err != nil {
+		return nil, fmt.Errorf("master: %w", err)
+	}
+	keys, err := protocol.LoadOrCreateKeyPair(cfg.Dir, "master")
+	if err != nil {
+		return nil, err
+	}
+	st, err := openStore(filepath.Join(cfg.Dir, "master.db"))
+	if err != nil {
+		return nil, err
+	}
+	m := &Master{
+		cfg: cfg, log: cfg.Log, keys: keys, store: st, layerDir: layerDir,
+		do: make(chan func(), 64), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
+		accounts: map[string]string{}, nodeKeys: map[string]string{},
+		sessions: map[string]*session{}, nodes: map[string]*node{}, containers: map[string]*container{},
+	}
+	domain := "tffs-" + randomID(6)
+	m.srv, err = protocol.Listen(cfg.Listen, keys, domain, cfg.Log)
+	if err != nil {
+		st.close()
+		return nil, fmt.Errorf("master: %w", err)
+	}
+	if err := m.loadKeys(); err != nil {
+		m.srv.Close()
+		st.close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// PublicKey is the master's CURVE public key, which clients and nodes need.
+func (m *Master) PublicKey() string { return m.keys.Public }
+
+// Addr is the endpoint the master listens on (with the real port).
+func (m *Master) Addr() string { return m.srv.Addr() }
+
+// Run serves until ctx ends, then ends every session and closes the master.
+func (m *Master) Run(ctx context.Context) error {
+	m.log.Info("master running", "addr", m.Addr(), "key", m.keys.Public)
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	defer m.shutdown()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case in := <-m.srv.Recv():
+			m.handle(in)
+		case f := <-m.do:
+			f()
+		case now := <-tick.C:
+			m.expire(now)
+		}
+	}
+}
+
+func (m *Master) shutdown() {
+	for id := range m.sessions {
+		m.endSession(id, "master stopping")
+	}
+	m.streams.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
+	m.calls.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
+	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes
+	m.srv.Close()
+	m.wg.Wait()
+	m.store.close()
+	m.log.Info("master stopped")
+}
+
+// run executes f on the actor goroutine and waits for it.
+func (m *Master) run(ctx context.Context, f func()) error {
+	done := make(chan struct{})
+	select {
+	case m.do <- func() { f(); close(done) }:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// handle dispatches one message by the kind of peer that sent it.
+func (m *Master) handle(in protocol.Incoming) {
+	m.keysMu.RLock()
+	name, isNode := m.nodeKeys[in.Key]
+	account, isClient := m.accounts[in.Key]
+	m.keysMu.RUnlock()
+	if isNode {
+		m.handleNode(name, in)
+		return
+	}
+	if isClient {
+		m.handleClient(account, in)
+		return
+	}
+	m.log.Warn("message from a key that is no longer known", "key", in.Key)
+}
+
+func (m *Master) expire(now time.Time) {
+	for id, s := range m.sessions {
+		if now.Sub(s.lastSeen) > m.cfg.SessionTimeout {
+			m.log.Info("session timed out", "session", id, "account", s.account)
+			m.endSession(id, "session timed out")
+		}
+	}
+	for _, n := range m.nodes {
+		if n.online && now.Sub(n.lastSeen) > m.cfg.NodeTimeout {
+			m.log.Warn("node timed out", "node", n.name)
+			m.nodeGone(n, "node timed out")
+		}
+	}
+}
+
+func randomID(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}

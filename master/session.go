@@ -1,0 +1,189 @@
+package master
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// session is one client connection's life: it owns the containers it makes.
+type session struct {
+	id       string // the client's routing id
+	account  string
+	key      string
+	lastSeen time.Time
+	names    map[string]string // container name → id
+}
+
+// container is the master's record of a container.
+type container struct {
+	id, name, session, node, image string
+	state                          string // starting, running, exited
+	exit                           int
+}
+
+func (m *Master) handleClient(account string, in protocol.Incoming) {
+	msg := in.Msg
+	s := m.sessions[in.Peer]
+	if s != nil {
+		if s.key != in.Key {
+			m.log.Warn("routing id reused by another key: dropped", "session", in.Peer)
+			return
+		}
+		s.lastSeen = time.Now()
+	}
+	switch msg.Kind {
+	case protocol.KindPing:
+		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindPong})
+		return
+	case protocol.KindBye:
+		if s != nil {
+			m.endSession(s.id, "closed by client")
+		}
+		return
+	case protocol.KindRequest:
+		if msg.Op == protocol.OpHello {
+			m.hello(account, in)
+			return
+		}
+		if s == nil {
+			m.reply(in.Peer, msg, nil, fmt.Errorf("no session: send hello first: %w", protocol.ErrPermission))
+			return
+		}
+		m.clientRequest(s, msg)
+	case protocol.KindData, protocol.KindAck:
+		if s == nil {
+			return
+		}
+		if msg.Container == "" {
+			m.streams.Dispatch(s.id, msg)
+			return
+		}
+		m.forwardToNode(s, msg)
+	default:
+		m.log.Debug("unexpected message from client", "kind", msg.Kind)
+	}
+}
+
+func (m *Master) hello(account string, in protocol.Incoming) {
+	s := m.sessions[in.Peer]
+	if s == nil {
+		s = &session{id: in.Peer, account: account, key: in.Key, lastSeen: time.Now(), names: map[string]string{}}
+		m.sessions[in.Peer] = s
+		m.log.Info("session started", "session", s.id, "account", account)
+	}
+	m.reply(in.Peer, in.Msg, m.offer(), nil)
+}
+
+func (m *Master) reply(peer string, req *protocol.Msg, body any, err error) {
+	if err := m.srv.Send(peer, req.Reply(body, err)); err != nil {
+		m.log.Debug("reply not sent", "err", err)
+	}
+}
+
+func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
+	switch msg.Op {
+	case protocol.OpOffer:
+		m.reply(s.id, msg, m.offer(), nil)
+	case protocol.OpLayersNeeded:
+		m.layersNeeded(s, msg)
+	case protocol.OpLayerPut:
+		m.layerPut(s, msg)
+	case protocol.OpImagePut:
+		m.imagePut(s, msg)
+	case protocol.OpImageList:
+		m.reply(s.id, msg, protocol.ImageList{Images: m.store.images(s.account)}, nil)
+	case protocol.OpSpawn:
+		m.spawn(s, msg)
+	case protocol.OpList:
+		m.reply(s.id, msg, m.list(s), nil)
+	default:
+		if msg.Container == "" {
+			m.reply(s.id, msg, nil, fmt.Errorf("unknown operation %q: %w", msg.Op, protocol.ErrInvalid))
+			return
+		}
+		m.forwardToNode(s, msg)
+	}
+}
+
+// forwardToNode passes a container operation or stream message to the
+// container's node, stamped with the session, after checking ownership.
+func (m *Master) forwardToNode(s *session, msg *protocol.Msg) {
+	c, ok := m.containers[msg.Container]
+	if !ok || c.session != s.id {
+		if msg.Kind == protocol.KindRequest {
+			m.reply(s.id, msg, nil, fmt.Errorf("container %q: %w", msg.Container, protocol.ErrNotFound))
+		}
+		return
+	}
+	n := m.nodes[c.node]
+	if n == nil || !n.online {
+		if msg.Kind == protocol.KindRequest {
+			m.reply(s.id, msg, nil, fmt.Errorf("node %q is not connected: %w", c.node, protocol.ErrUnavailable))
+		}
+		return
+	}
+	msg.Session = s.id
+	if err := m.srv.Send(n.peer, msg); err != nil {
+		m.log.Debug("forward failed", "err", err)
+	}
+}
+
+func (m *Master) list(s *session) protocol.ContainerList {
+	var out protocol.ContainerList
+	for _, c := range m.containers {
+		if c.session == s.id {
+			out.Containers = append(out.Containers, c.info())
+		}
+	}
+	return out
+}
+
+func (c *container) info() protocol.ContainerInfo {
+	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited"}
+}
+
+// endSession garbage-collects everything the session made.
+func (m *Master) endSession(id, reason string) {
+	s := m.sessions[id]
+	if s == nil {
+		return
+	}
+	delete(m.sessions, id)
+	nodes := map[string]bool{}
+	for cid, c := range m.containers {
+		if c.session == id {
+			nodes[c.node] = true
+			delete(m.containers, cid)
+		}
+	}
+	for name := range nodes {
+		if n := m.nodes[name]; n != nil && n.online {
+			m.sendNode(n, protocol.OpSessionEnd, protocol.SessionEnd{Session: id})
+		}
+	}
+	m.streams.FailScope(id, errors.New("session ended"))
+	m.log.Info("session ended", "session", id, "account", s.account, "reason", reason, "containers", len(nodes))
+}
+
+// sendNode sends a master-originated request to a node; the reply is ignored.
+func (m *Master) sendNode(n *node, op string, body any) {
+	req, err := protocol.NewRequest(0, op, body)
+	if err == nil {
+		err = m.srv.Send(n.peer, req)
+	}
+	if err != nil {
+		m.log.Warn("send to node failed", "node", n.name, "op", op, "err", err)
+	}
+}
+
+// event sends a one-way notice to a session.
+func (m *Master) event(sessionID, op string, body any) {
+	ev := &protocol.Msg{Kind: protocol.KindEvent, Op: op}
+	if err := ev.SetBody(body); err != nil {
+		return
+	}
+	m.srv.Send(sessionID, ev)
+}

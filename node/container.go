@@ -1,0 +1,209 @@
+package node
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"syscall"
+
+	"github.com/tffs/tffs/node/runtime"
+	"github.com/tffs/tffs/protocol"
+)
+
+// ctr is a container this node runs for a session.
+type ctr struct {
+	id      string
+	session string
+	rc      *runtime.Container
+
+	mu    sync.Mutex
+	boot  int // incremented on every reboot/reset, so a stale exit is not reported
+	procs map[string]*runtime.Process
+	gone  bool
+}
+
+// outputs makes the stream writers for a boot's stdout and stderr (nil
+// for stream id 0, which discards).
+func (n *Node) output(session string, id uint64) *protocol.Sender {
+	if id == 0 {
+		return nil
+	}
+	snd := protocol.NewSender(id, protocol.Msg{Session: session}, n.send)
+	n.streams.AddSender(protocol.StreamKey{Scope: session, ID: id}, snd)
+	return snd
+}
+
+func writerOrDiscard(s *protocol.Sender) io.Writer {
+	if s == nil {
+		return io.Discard
+	}
+	return s
+}
+
+func (n *Node) closeOutput(session string, s *protocol.Sender, err error) {
+	if s == nil {
+		return
+	}
+	s.Close(err)
+}
+
+func (n *Node) lookup(m *protocol.Msg) (*ctr, error) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	c, ok := n.containers[m.Container]
+	if !ok || c.session != m.Session {
+		return nil, fmt.Errorf("container %q: %w", m.Container, protocol.ErrNotFound)
+	}
+	return c, nil
+}
+
+func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
+	var req protocol.NodeSpawn
+	if err := m.DecodeBody(&req); err != nil {
+		return nil, err
+	}
+	if req.ID == "" || m.Session == "" {
+		return nil, fmt.Errorf("spawn without id or session: %w", protocol.ErrInvalid)
+	}
+	if err := n.ensureImage(ctx, req.Image); err != nil {
+		return nil, err
+	}
+	r := req.Request
+	spec := runtime.Spec{
+		ID: req.ID, Image: req.Image.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: r.User,
+		Hostname: r.Hostname, CPUs: r.CPUs, Memory: r.Memory, Asleep: r.Asleep,
+	}
+	if spec.Hostname == "" {
+		spec.Hostname = req.ID
+	}
+	for _, f := range r.Files {
+		if err := checkPath(f.Path); err != nil {
+			return nil, fmt.Errorf("pre-boot file: %w", err)
+		}
+		spec.Files = append(spec.Files, runtime.File{Path: f.Path, Mode: os.FileMode(f.Mode), Data: f.Data})
+	}
+	rc, err := n.rt.Create(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	c := &ctr{id: req.ID, session: m.Session, rc: rc, procs: map[string]*runtime.Process{}}
+	n.mu.Lock()
+	n.containers[c.id] = c
+	n.mu.Unlock()
+	if err := n.startBoot(ctx, c, r.Stdout, r.Stderr, rc.Start); err != nil {
+		n.destroy(context.WithoutCancel(ctx), c, "start failed")
+		return nil, err
+	}
+	n.log.Info("container started", "container", c.id, "image", spec.Image, "session", c.session)
+	return protocol.SpawnReply{ID: c.id}, nil
+}
+
+// boot starts (or restarts) the main task with fresh output streams and
+// watches for its exit.
+func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64, start func(context.Context, io.Writer, io.Writer) error) error {
+	stdout, stderr := n.output(c.session, stdoutID), n.output(c.session, stderrID)
+	c.mu.Lock()
+	c.boot++
+	boot := c.boot
+	c.mu.Unlock()
+	if err := start(ctx, writerOrDiscard(stdout), writerOrDiscard(stderr)); err != nil {
+		n.closeOutput(c.session, stdout, err)
+		n.closeOutput(c.session, stderr, err)
+		return err
+	}
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		code, err := c.rc.Wait(context.Background())
+		n.closeOutput(c.session, stdout, nil)
+		n.closeOutput(c.session, stderr, nil)
+		c.mu.Lock()
+		current := c.boot == boot && !c.gone
+		c.mu.Unlock()
+		if err != nil || !current {
+			return
+		}
+		n.log.Info("container exited", "container", c.id, "code", code)
+		n.event(c.session, protocol.EvContainerExit, protocol.ContainerExit{Container: c.id, Code: code})
+	}()
+	return nil
+}
+
+func (n *Node) reboot(ctx context.Context, c *ctr, m *protocol.Msg, reset bool) (any, error) {
+	var req protocol.RebootRequest
+	if err := m.DecodeBody(&req); err != nil {
+		return nil, err
+	}
+	start := c.rc.Reboot
+	if reset {
+		start = c.rc.Reset
+	}
+	c.mu.Lock()
+	c.boot++ // the old boot's exit is part of the reboot, not news
+	c.mu.Unlock()
+	return protocol.Empty{}, n.startBoot(ctx, c, req.Stdout, req.Stderr, start)
+}
+
+// destroy removes a container and everything of it.
+func (n *Node) destroy(ctx context.Context, c *ctr, reason string) error {
+	c.mu.Lock()
+	c.gone = true
+	c.mu.Unlock()
+	err := c.rc.Destroy(ctx)
+	n.mu.Lock()
+	delete(n.containers, c.id)
+	n.mu.Unlock()
+	n.log.Info("container destroyed", "container", c.id, "reason", reason, "err", err)
+	return err
+}
+
+// sessionEnd destroys every container of a session.
+func (n *Node) sessionEnd(ctx context.Context, m *protocol.Msg) (any, error) {
+	var req protocol.SessionEnd
+	if err := m.DecodeBody(&req); err != nil {
+		return nil, err
+	}
+	n.mu.Lock()
+	var mine []*ctr
+	for _, c := range n.containers {
+		if c.session == req.Session {
+			mine = append(mine, c)
+		}
+	}
+	n.mu.Unlock()
+	for _, c := range mine {
+		n.destroy(ctx, c, "session ended")
+	}
+	n.streams.FailScope(req.Session, fmt.Errorf("session ended: %w", protocol.ErrUnavailable))
+	return protocol.Empty{}, nil
+}
+
+func (n *Node) signal(ctx context.Context, c *ctr, m *protocol.Msg) (any, error) {
+	var req protocol.SignalRequest
+	if err := m.DecodeBody(&req); err != nil {
+		return nil, err
+	}
+	if req.Signal <= 0 || req.Signal > 64 {
+		return nil, fmt.Errorf("signal %d: %w", req.Signal, protocol.ErrInvalid)
+	}
+	if req.Proc == "" {
+		return protocol.Empty{}, c.rc.Kill(ctx, syscall.Signal(req.Signal))
+	}
+	p, err := c.proc(req.Proc)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.Empty{}, p.Kill(ctx, syscall.Signal(req.Signal))
+}
+
+func (c *ctr) proc(id string) (*runtime.Process, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.procs[id]
+	if !ok {
+		return nil, fmt.Errorf("process %q: %w", id, protocol.ErrNotFound)
+	}
+	return p, nil
+}

@@ -1,0 +1,237 @@
+package node
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/tffs/tffs/node/runtime"
+	"github.com/tffs/tffs/protocol"
+)
+
+// Config configures a node daemon.
+type Config struct {
+	Name          string // node name, as registered with the master
+	Dir           string // state: key pair, private containerd
+	Master        string // master endpoint, e.g. tcp://127.0.0.1:2020
+	MasterKey     string // master public key
+	Containerd    string // containerd socket; "" starts a private containerd under Dir
+	Namespace     string // containerd namespace, default "tffs-<name>"
+	StatsInterval time.Duration
+	Log           *slog.Logger
+}
+
+// Node is a node daemon. Create it with New, then Run it.
+type Node struct {
+	cfg  Config
+	log  *slog.Logger
+	keys protocol.KeyPair
+	boot string
+
+	conn    *protocol.Client
+	rt      *runtime.Runtime
+	calls   *protocol.Calls
+	streams *protocol.Streams
+	nextID  uint64
+	idMu    sync.Mutex
+
+	mu         sync.Mutex
+	socket     string // containerd socket in use
+	containers map[string]*ctr
+	imageLocks map[string]*sync.Mutex
+
+	wg sync.WaitGroup
+}
+
+// New prepares a node: its key pair is created in Dir on first use.
+func New(cfg Config) (*Node, error) {
+	if cfg.Name == "" || cfg.Dir == "" || cfg.Master == "" || cfg.MasterKey == "" {
+		return nil, fmt.Errorf("node: Name, Dir, Master and MasterKey are required: %w", protocol.ErrInvalid)
+	}
+	if cfg.Namespace == "" {
+		cfg.Namespace = "tffs-" + cfg.Name
+	}
+	if cfg.StatsInterval == 0 {
+		cfg.StatsInterval = 5 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	keys, err := protocol.LoadOrCreateKeyPair(cfg.Dir, "node")
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 8)
+	rand.Read(b)
+	return &Node{
+		cfg: cfg, log: cfg.Log.With("node", cfg.Name), keys: keys, boot: hex.EncodeToString(b),
+		calls: protocol.NewCalls(), streams: protocol.NewStreams(),
+		containers: map[string]*ctr{}, imageLocks: map[string]*sync.Mutex{},
+	}, nil
+}
+
+// ContainerdSocket is the containerd socket the running node uses.
+func (n *Node) ContainerdSocket() string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.socket
+}
+
+// Namespace is the containerd namespace of the node's containers.
+func (n *Node) Namespace() string { return n.cfg.Namespace }
+
+// PublicKey is the node's CURVE public key, to register with the master.
+func (n *Node) PublicKey() string { return n.keys.Public }
+
+// Run connects containerd and the master and serves until ctx ends; then
+// it destroys every container it runs and stops a private containerd.
+func (n *Node) Run(ctx context.Context) error {
+	sock := n.cfg.Containerd
+	if sock == "" {
+		d, err := runtime.StartContainerd(ctx, filepath.Join(n.cfg.Dir, "containerd"), n.log)
+		if err != nil {
+			return err
+		}
+		defer d.Stop()
+		sock = d.Socket()
+	}
+	n.mu.Lock()
+	n.socket = sock
+	n.mu.Unlock()
+	stateDir := filepath.Join(n.cfg.Dir, "state")
+	os.MkdirAll(stateDir, 0o700)
+	rt, err := runtime.New(ctx, runtime.Config{Socket: sock, Namespace: n.cfg.Namespace, StateDir: stateDir, Log: n.log})
+	if err != nil {
+		return err
+	}
+	defer rt.Close()
+	n.rt = rt
+	if removed, err := rt.CleanupOrphans(ctx); err != nil {
+		n.log.Warn("orphan cleanup", "err", err)
+	} else if removed > 0 {
+		n.log.Info("removed orphaned containers", "count", removed)
+	}
+	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	conn, err := protocol.Dial(dialCtx, n.cfg.Master, n.cfg.MasterKey, n.keys, "node:"+n.cfg.Name+":"+n.boot, n.log)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	}
+	n.conn = conn
+	defer conn.Close()
+	cpu := &cpuSampler{}
+	cpu.sample()
+	go func() {
+		if n.hello(ctx, cpu) == nil {
+			n.log.Info("node registered", "master", n.cfg.Master)
+		}
+	}()
+	tick := time.NewTicker(n.cfg.StatsInterval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			n.shutdown()
+			return nil
+		case m := <-conn.Recv():
+			n.dispatch(ctx, m)
+		case <-tick.C:
+			go n.hello(ctx, cpu)
+		}
+	}
+}
+
+// hello (re-)registers with the master and reports live stats.
+func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
+	n.mu.Lock()
+	count := len(n.containers)
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, count)}
+	err := n.calls.Call(ctx, n.conn.Send, protocol.OpNodeHello, h, nil, nil)
+	if err != nil {
+		n.log.Warn("hello to master failed", "err", err)
+	}
+	return err
+}
+
+func (n *Node) shutdown() {
+	n.streams.FailAll(errors.New("node stopping"))
+	n.mu.Lock()
+	all := make([]*ctr, 0, len(n.containers))
+	for _, c := range n.containers {
+		all = append(all, c)
+	}
+	n.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, c := range all {
+		n.destroy(ctx, c, "node stopping")
+	}
+	n.wg.Wait()
+	n.log.Info("node stopped")
+}
+
+func (n *Node) newStreamID() uint64 {
+	n.idMu.Lock()
+	defer n.idMu.Unlock()
+	n.nextID++
+	return n.nextID
+}
+
+// send puts a message on the wire to the master.
+func (n *Node) send(m *protocol.Msg) error { return n.conn.Send(m) }
+
+// event sends a notice about a container to its session.
+func (n *Node) event(session, op string, body any) {
+	ev := &protocol.Msg{Kind: protocol.KindEvent, Op: op, Session: session}
+	if ev.SetBody(body) == nil {
+		n.send(ev)
+	}
+}
+
+func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
+	switch m.Kind {
+	case protocol.KindReply:
+		n.calls.Resolve(m)
+	case protocol.KindData, protocol.KindAck:
+		n.streams.Dispatch(m.Session, m)
+	case protocol.KindRequest:
+		// Streams the client feeds must exist before its first chunk,
+		// which may arrive while the request is still being handled.
+		inKey, hasIn := n.preRegister(m)
+		n.wg.Add(1)
+		go func() {
+			defer n.wg.Done()
+			var body any
+			var after func()
+			var err error
+			if m.Op == protocol.OpFileFetch {
+				var c *ctr
+				if c, err = n.lookup(m); err == nil {
+					body, after, err = n.fileFetch(ctx, c, m)
+				}
+			} else {
+				body, err = n.request(ctx, m)
+			}
+			if err != nil {
+				n.log.Debug("request failed", "op", m.Op, "container", m.Container, "err", err)
+				if hasIn {
+					n.streams.Remove(inKey)
+				}
+			}
+			n.send(m.Reply(body, err))
+			if after != nil {
+				after()
+			}
+		}()
+	}
+}

@@ -1,0 +1,39 @@
+package node
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// request carries out one request from the master and returns the reply body.
+func (n *Node) request(ctx context.Context, m *protocol.Msg) (any, error) {
+	switch m.Op {
+	case protocol.OpSpawn:
+		return n.spawn(ctx, m)
+	case protocol.OpSessionEnd:
+		return n.sessionEnd(ctx, m)
+	}
+	c, err := n.lookup(m)
+	if err != nil {
+		return nil, err
+	}
+	switch m.Op {
+	case protocol.OpExec:
+		return n.exec(ctx, c, m)
+	case protocol.OpSignal:
+		return n.signal(ctx, c, m)
+	case protocol.OpResize:
+		return n.resize(ctx, c, m)
+	case protocol.OpReboot, protocol.OpReset:
+		return n.reboot(ctx, c, m, m.Op == protocol.OpReset)
+	case protocol.OpDestroy:
+		return protocol.Empty{}, n.destroy(ctx, c, "destroyed by client")
+	case protocol.OpFilePut:
+		return n.filePut(ctx, c, m)
+	case protocol.OpFileStat, protocol.OpFileList, protocol.OpFileMkdir, protocol.OpFileRemove, protocol.OpFileRename:
+		return n.fileOp(ctx, c, m)
+	}
+	return nil, fmt.Errorf("unknown operation %q: %w", m.Op, protocol.ErrInvalid)
+}

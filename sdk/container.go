@@ -1,0 +1,272 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"syscall"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// Container is a container of this session.
+type Container struct {
+	loc  *Location
+	ID   string // the location's id for it
+	Name string // unique within the session
+	Node string // the node it runs on
+
+	onStdout, onStderr func([]byte)
+	onExit             func(int)
+
+	mu       sync.Mutex
+	boot     *bootState
+	procs    map[string]*Process
+	goneWhy  string
+	isGone   chan struct{}
+	goneOnce sync.Once
+}
+
+// bootState is one boot of the main process: its output and exit.
+type bootState struct {
+	outputs sync.WaitGroup // output readers still draining
+	done    chan struct{}
+	code    int
+}
+
+func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnOption) (*Container, error) {
+	var sc spawnConfig
+	for _, o := range opts {
+		o(&sc)
+	}
+	sc.req.Node, sc.req.Image = node, image
+	c := &Container{loc: l, onStdout: sc.onStdout, onStderr: sc.onStderr, onExit: sc.onExit,
+		procs: map[string]*Process{}, isGone: make(chan struct{})}
+	b := c.newBoot(&sc.req.Stdout, &sc.req.Stderr)
+	var rep protocol.SpawnReply
+	if err := l.call(ctx, protocol.OpSpawn, sc.req, &rep, ""); err != nil {
+		c.dropStreams(sc.req.Stdout, sc.req.Stderr, err)
+		return nil, fmt.Errorf("spawn %s: %w", image, err)
+	}
+	c.ID, c.Name, c.Node = rep.ID, rep.Name, rep.Node
+	l.mu.Lock()
+	l.containers[c.ID] = c
+	l.mu.Unlock()
+	_ = b
+	return c, nil
+}
+
+// newBoot registers output streams for a boot and sets their ids.
+func (c *Container) newBoot(stdoutID, stderrID *uint64) *bootState {
+	b := &bootState{done: make(chan struct{})}
+	*stdoutID = c.output(b, c.onStdout)
+	*stderrID = c.output(b, c.onStderr)
+	c.mu.Lock()
+	c.boot = b
+	c.mu.Unlock()
+	return b
+}
+
+// output registers a receiver that feeds f on the callback side; 0 when
+// nobody listens (the node then discards the stream).
+func (c *Container) output(b *bootState, f func([]byte)) uint64 {
+	if f == nil {
+		return 0
+	}
+	id := c.loc.newID()
+	r := c.loc.receiver(id, "")
+	b.outputs.Add(1)
+	c.loc.wg.Add(1)
+	go func() {
+		defer c.loc.wg.Done()
+		defer b.outputs.Done()
+		defer c.loc.streams.Remove(protocol.StreamKey{ID: id})
+		buf := make([]byte, protocol.ChunkSize)
+		for {
+			n, err := r.Read(buf)
+			if n > 0 {
+				f(append([]byte(nil), buf[:n]...))
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return id
+}
+
+func (c *Container) dropStreams(stdout, stderr uint64, err error) {
+	for _, id := range []uint64{stdout, stderr} {
+		if id != 0 {
+			if r := c.loc.streams.Receiver(protocol.StreamKey{ID: id}); r != nil {
+				r.Fail(err)
+			}
+			c.loc.streams.Remove(protocol.StreamKey{ID: id})
+		}
+	}
+}
+
+// receiver registers the receiving end of a stream from a node (about
+// container cid) or from the master (cid "").
+func (l *Location) receiver(id uint64, cid string) *protocol.Receiver {
+	r := protocol.NewReceiver(func(seq uint64) {
+		l.conn.Send(&protocol.Msg{Kind: protocol.KindAck, Stream: id, Seq: seq, Container: cid})
+	})
+	l.streams.AddReceiver(protocol.StreamKey{ID: id}, r)
+	return r
+}
+
+// exited records the main process's exit once its output is drained.
+func (c *Container) exited(code int) {
+	c.mu.Lock()
+	b := c.boot
+	c.mu.Unlock()
+	if b == nil {
+		return
+	}
+	go func() {
+		b.outputs.Wait()
+		b.code = code
+		select {
+		case <-b.done:
+			return
+		default:
+		}
+		close(b.done)
+		if c.onExit != nil {
+			c.loc.callback(func() { c.onExit(code) })
+		}
+	}()
+}
+
+func (c *Container) gone(reason string) {
+	c.goneOnce.Do(func() {
+		c.mu.Lock()
+		c.goneWhy = reason
+		procs := c.procs
+		c.mu.Unlock()
+		close(c.isGone)
+		for _, p := range procs {
+			p.finish(-1)
+		}
+		c.loc.mu.Lock()
+		delete(c.loc.containers, c.ID)
+		c.loc.mu.Unlock()
+	})
+}
+
+// Gone is closed when the container no longer exists (destroyed, or lost
+// with its node).
+func (c *Container) Gone() <-chan struct{} { return c.isGone }
+
+// Wait blocks until the main process of the current boot exits and returns
+// its exit code.
+func (c *Container) Wait(ctx context.Context) (int, error) {
+	c.mu.Lock()
+	b := c.boot
+	c.mu.Unlock()
+	select {
+	case <-b.done:
+		return b.code, nil
+	case <-c.isGone:
+		return -1, fmt.Errorf("container %s: %s: %w", c.Name, c.goneReason(), ErrUnavailable)
+	case <-ctx.Done():
+		return -1, fmt.Errorf("wait: %v: %w", ctx.Err(), ErrTimeout)
+	}
+}
+
+func (c *Container) goneReason() string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.goneWhy
+}
+
+// Exited reports whether the main process has exited, and its code.
+func (c *Container) Exited() (bool, int) {
+	c.mu.Lock()
+	b := c.boot
+	c.mu.Unlock()
+	select {
+	case <-b.done:
+		return true, b.code
+	default:
+		return false, 0
+	}
+}
+
+// Signal sends a signal to the main process.
+func (c *Container) Signal(ctx context.Context, sig syscall.Signal) error {
+	return c.loc.call(ctx, protocol.OpSignal, protocol.SignalRequest{Signal: int(sig)}, nil, c.ID)
+}
+
+// Reboot restarts the container keeping its filesystem.
+func (c *Container) Reboot(ctx context.Context) error { return c.reboot(ctx, protocol.OpReboot) }
+
+// Reset restarts the container on a fresh filesystem from its image (the
+// pre-boot files are written again).
+func (c *Container) Reset(ctx context.Context) error { return c.reboot(ctx, protocol.OpReset) }
+
+func (c *Container) reboot(ctx context.Context, op string) error {
+	var req protocol.RebootRequest
+	c.newBoot(&req.Stdout, &req.Stderr)
+	if err := c.loc.call(ctx, op, req, nil, c.ID); err != nil {
+		c.dropStreams(req.Stdout, req.Stderr, err)
+		return fmt.Errorf("%s %s: %w", op, c.Name, err)
+	}
+	return nil
+}
+
+// Destroy removes the container and everything of it.
+func (c *Container) Destroy(ctx context.Context) error {
+	if err := c.loc.call(ctx, protocol.OpDestroy, protocol.Empty{}, nil, c.ID); err != nil {
+		return fmt.Errorf("destroy %s: %w", c.Name, err)
+	}
+	c.gone("destroyed")
+	return nil
+}
+
+// Run runs a command in the container to completion and returns its
+// standard output and exit code (standard error is discarded; use RunFull
+// to get it).
+func (c *Container) Run(ctx context.Context, args ...string) ([]byte, int, error) {
+	r, err := c.RunFull(ctx, args)
+	return r.Stdout, r.Code, err
+}
+
+// Result is what a finished process produced.
+type Result struct {
+	Stdout, Stderr []byte
+	Code           int
+}
+
+// RunFull runs a command to completion, returning both output streams.
+func (c *Container) RunFull(ctx context.Context, args []string, opts ...ProcOption) (Result, error) {
+	p, err := c.Spawn(ctx, args, opts...)
+	if err != nil {
+		return Result{Code: -1}, err
+	}
+	p.Stdin.Close()
+	var res Result
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() { defer wg.Done(); res.Stdout, _ = io.ReadAll(p.Stdout) }()
+	go func() { defer wg.Done(); res.Stderr, _ = io.ReadAll(p.Stderr) }()
+	res.Code, err = p.Wait(ctx)
+	if err != nil {
+		p.Kill(context.WithoutCancel(ctx))
+	}
+	wg.Wait()
+	return res, err
+}
+
+// ContainerByID returns a handle to a container by its id. Every operation
+// on it fails with ErrNotFound unless this session owns the container.
+func (l *Location) ContainerByID(id string) *Container {
+	if c := l.container(id); c != nil {
+		return c
+	}
+	c := &Container{loc: l, ID: id, Name: id, procs: map[string]*Process{}, isGone: make(chan struct{})}
+	c.boot = &bootState{done: make(chan struct{})}
+	return c
+}

@@ -1,0 +1,14 @@
+package sdk
+
+import "github.com/tffs/tffs/protocol"
+
+// Errors returned by the SDK wrap one of these; test with errors.Is.
+var (
+	ErrNotFound    = protocol.ErrNotFound    // no such container, process, file, image or node
+	ErrExists      = protocol.ErrExists      // the name is taken
+	ErrBusy        = protocol.ErrBusy        // the object is in the wrong state
+	ErrInvalid     = protocol.ErrInvalid     // bad argument
+	ErrPermission  = protocol.ErrPermission  // the master refused the key, or not yours
+	ErrUnavailable = protocol.ErrUnavailable // the location or node cannot be reached
+	ErrTimeout     = protocol.ErrTimeout     // the context ended first
+)

@@ -1,0 +1,148 @@
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// FileInfo describes a file in a container.
+type FileInfo = protocol.FileInfo
+
+// Put writes data to path in the container (mode 0644 unless given).
+func (c *Container) Put(ctx context.Context, path string, data []byte, mode ...os.FileMode) error {
+	m := os.FileMode(0o644)
+	if len(mode) > 0 {
+		m = mode[0]
+	}
+	return c.PutReader(ctx, path, bytes.NewReader(data), m)
+}
+
+// PutReader streams r into path in the container, in chunks and with flow
+// control: the file is never held in memory whole.
+func (c *Container) PutReader(ctx context.Context, path string, r io.Reader, mode os.FileMode) error {
+	l := c.loc
+	id := l.newID()
+	key := protocol.StreamKey{ID: id}
+	snd := protocol.NewSender(id, protocol.Msg{Container: c.ID}, l.conn.Send)
+	l.streams.AddSender(key, snd)
+	defer l.streams.Remove(key)
+	wait := l.calls.Start(ctx, l.conn.Send, protocol.OpFilePut,
+		protocol.FilePutRequest{Path: path, Mode: uint32(mode.Perm()), Stream: id}, nil,
+		func(m *protocol.Msg) { m.Container = c.ID })
+	replied := make(chan error, 1)
+	go func() {
+		err := wait()
+		if err != nil {
+			snd.Abort(err)
+		}
+		replied <- err
+	}()
+	werr := sendAll(ctx, snd, r, nil)
+	err := <-replied
+	if err == nil && werr != nil {
+		err = werr
+	}
+	if err != nil {
+		return fmt.Errorf("put %s: %w", path, err)
+	}
+	return nil
+}
+
+// Fetch reads a whole file from the container.
+func (c *Container) Fetch(ctx context.Context, path string) ([]byte, error) {
+	rc, _, err := c.FetchReader(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
+}
+
+// FetchReader streams a file from the container; close the reader when done.
+func (c *Container) FetchReader(ctx context.Context, path string) (io.ReadCloser, FileInfo, error) {
+	l := c.loc
+	id := l.newID()
+	r := l.receiver(id, c.ID)
+	var fi FileInfo
+	if err := l.call(ctx, protocol.OpFileFetch, protocol.FileFetchRequest{Path: path, Stream: id}, &fi, c.ID); err != nil {
+		l.streams.Remove(protocol.StreamKey{ID: id})
+		return nil, fi, fmt.Errorf("fetch %s: %w", path, err)
+	}
+	return &fetchReader{r: r, ctx: ctx, release: func() { l.streams.Remove(protocol.StreamKey{ID: id}) }}, fi, nil
+}
+
+type fetchReader struct {
+	r       *protocol.Receiver
+	ctx     context.Context
+	release func()
+}
+
+func (f *fetchReader) Read(p []byte) (int, error) { return f.r.ReadContext(f.ctx, p) }
+
+// Close stops reading; the rest of the stream is drained in the background
+// so the node's sender is not left waiting for credit.
+func (f *fetchReader) Close() error {
+	go func() {
+		io.Copy(io.Discard, f.r)
+		f.release()
+	}()
+	return nil
+}
+
+// Stat describes path (without following a final symlink).
+func (c *Container) Stat(ctx context.Context, path string) (FileInfo, error) {
+	var fi FileInfo
+	err := c.loc.call(ctx, protocol.OpFileStat, protocol.PathRequest{Path: path}, &fi, c.ID)
+	return fi, err
+}
+
+// List lists a directory in the container.
+func (c *Container) List(ctx context.Context, dir string) ([]FileInfo, error) {
+	var fl protocol.FileList
+	err := c.loc.call(ctx, protocol.OpFileList, protocol.PathRequest{Path: dir}, &fl, c.ID)
+	return fl.Files, err
+}
+
+// Mkdir makes a directory (and its parents) in the container.
+func (c *Container) Mkdir(ctx context.Context, dir string, mode os.FileMode) error {
+	return c.loc.call(ctx, protocol.OpFileMkdir, protocol.PathRequest{Path: dir, Mode: uint32(mode.Perm())}, nil, c.ID)
+}
+
+// Remove deletes a file or an empty directory (any directory when recursive).
+func (c *Container) Remove(ctx context.Context, path string, recursive bool) error {
+	return c.loc.call(ctx, protocol.OpFileRemove, protocol.PathRequest{Path: path, Recursive: recursive}, nil, c.ID)
+}
+
+// Rename moves a path within the container.
+func (c *Container) Rename(ctx context.Context, from, to string) error {
+	return c.loc.call(ctx, protocol.OpFileRename, protocol.RenameRequest{From: from, To: to}, nil, c.ID)
+}
+
+// sendAll copies r into a stream and ends it; onSent, if not nil, is told
+// of every chunk that went out. A read error ends the stream with that error.
+func sendAll(ctx context.Context, snd *protocol.Sender, r io.Reader, onSent func(int)) error {
+	buf := make([]byte, protocol.ChunkSize)
+	for {
+		n, rerr := r.Read(buf)
+		if n > 0 {
+			if _, err := snd.WriteContext(ctx, buf[:n]); err != nil {
+				return err
+			}
+			if onSent != nil {
+				onSent(n)
+			}
+		}
+		if rerr == io.EOF {
+			return snd.Close(nil)
+		}
+		if rerr != nil {
+			snd.Close(rerr)
+			return rerr
+		}
+	}
+}

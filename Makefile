@@ -1,0 +1,50 @@
+# tffs — two set-up commands on a fresh Debian machine, as root:
+#   make demo   install what is needed, build, start an embedded location, run the hello example
+#   make test   install what is needed and run the whole test suite
+GO       ?= go
+BIN      := bin/tffs
+DEMO_DIR ?= /tmp/tffs-demo
+PKGS     := containerd runc libzmq3-dev pkg-config fuse3 busybox-static iproute2 nftables btrfs-progs python3 tmux psmisc
+export CGO_ENABLED := 1
+
+.PHONY: deps build test unit bench demo clean busybox-image
+
+deps:
+	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing:$$missing"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	fi
+	$(GO) mod download
+
+build: deps
+	$(GO) build -o $(BIN) ./cmd/tffs
+
+# The whole suite: unit tests, integration tests on real containerd/runc/FUSE, the examples compile.
+test: deps
+	$(GO) vet ./...
+	$(GO) build ./examples/...
+	$(GO) test -count=1 -timeout 25m ./...
+	$(GO) test -count=1 -race -timeout 10m ./protocol/ ./sdk/ ./master/
+
+unit:
+	$(GO) test -count=1 -short ./protocol/ ./internal/ociarchive/
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchtime 10x -timeout 30m ./bench/
+
+busybox-image: deps
+	$(GO) run ./internal/ociarchive/cmd/mkbusybox bin/busybox.tar
+
+demo: build
+	@rm -rf $(DEMO_DIR); mkdir -p $(DEMO_DIR)
+	@echo "== starting an embedded location (log: $(DEMO_DIR)/location.log)"
+	@TFFS_DIR=$(DEMO_DIR)/client ./$(BIN) location up --dir $(DEMO_DIR)/state --mount $(DEMO_DIR)/mnt > $(DEMO_DIR)/location.log 2>&1 & echo $$! > $(DEMO_DIR)/pid
+	@for i in $$(seq 1 120); do grep -q "is up" $(DEMO_DIR)/location.log 2>/dev/null && break; sleep 0.5; done; cat $(DEMO_DIR)/location.log
+	@echo "== running examples/hello"
+	TFFS_DIR=$(DEMO_DIR)/client $(GO) run ./examples/hello; rc=$$?; \
+	kill -TERM $$(cat $(DEMO_DIR)/pid); while kill -0 $$(cat $(DEMO_DIR)/pid) 2>/dev/null; do sleep 0.2; done; \
+	echo "== location stopped"; exit $$rc
+
+clean:
+	rm -rf bin

@@ -1,0 +1,149 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/containerd/containerd/v2/client"
+)
+
+// ContainerdBinary is the containerd executable StartContainerd runs.
+var ContainerdBinary = "/usr/bin/containerd"
+
+// maxSocketPath is the longest unix socket path the kernel accepts (108
+// bytes including the NUL) minus room for the ".ttrpc" suffix.
+const maxSocketPath = 100
+
+// Daemon is a private containerd (own root, state and socket under its
+// directory) running as a child process of this one.
+type Daemon struct {
+	dir    string
+	socket string
+	cmd    *exec.Cmd
+	done   chan struct{} // closed when the process has exited
+	log    *slog.Logger
+}
+
+// StartContainerd writes a config under dir, starts containerd with it and
+// waits until its socket serves (or ctx ends). dir must be short: the
+// socket dir/ctd.sock must fit in a unix socket path (about 100 bytes).
+// The daemon's log goes to dir/containerd.log.
+func StartContainerd(ctx context.Context, dir string, log *slog.Logger) (*Daemon, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	sock := filepath.Join(dir, "ctd.sock")
+	if len(sock)+len(".ttrpc") > maxSocketPath {
+		return nil, fmt.Errorf("containerd socket path %q too long: %w", sock, ErrInvalid)
+	}
+	if err := os.MkdirAll(dir, 0o711); err != nil {
+		return nil, err
+	}
+	cfg := filepath.Join(dir, "config.toml")
+	if err := os.WriteFile(cfg, []byte(daemonConfig(dir, sock)), 0o600); err != nil {
+		return nil, err
+	}
+	logf, err := os.OpenFile(filepath.Join(dir, "containerd.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close()
+	cmd := exec.Command(ContainerdBinary, "--config", cfg)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("start containerd: %w", err)
+	}
+	d := &Daemon{dir: dir, socket: sock, cmd: cmd, done: make(chan struct{}), log: log}
+	go func() { _ = cmd.Wait(); close(d.done) }()
+	if err := d.waitServing(ctx); err != nil {
+		_ = d.Stop()
+		return nil, err
+	}
+	log.Info("containerd started", "pid", cmd.Process.Pid, "socket", sock)
+	return d, nil
+}
+
+// daemonConfig is the containerd 1.6 (config version 2) configuration.
+func daemonConfig(dir, sock string) string {
+	return fmt.Sprintf(`version = 2
+root = %q
+state = %q
+disabled_plugins = ["io.containerd.grpc.v1.cri"]
+[grpc]
+  address = %q
+[ttrpc]
+  address = %q
+[plugins."io.containerd.internal.v1.opt"]
+  path = %q
+`, filepath.Join(dir, "root"), filepath.Join(dir, "state"), sock, sock+".ttrpc", filepath.Join(dir, "opt"))
+}
+
+// waitServing polls the socket until containerd answers.
+func (d *Daemon) waitServing(ctx context.Context) error {
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		select {
+		case <-d.done:
+			return fmt.Errorf("containerd exited during startup (see %s)", filepath.Join(d.dir, "containerd.log"))
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if _, err := os.Stat(d.socket); err == nil {
+			c, err := client.New(d.socket, client.WithTimeout(time.Second))
+			if err == nil {
+				ok, err := c.IsServing(ctx)
+				c.Close()
+				if err == nil && ok {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return errors.New("containerd did not start serving within 30s")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// Socket returns the path of the daemon's gRPC socket.
+func (d *Daemon) Socket() string { return d.socket }
+
+// Stop terminates containerd (SIGTERM, then SIGKILL after 10s), then kills
+// any containerd shim that serves this daemon (with the container processes
+// below it) and unmounts what is still mounted below the daemon's dir, so
+// nothing keeps running. Call it after the Runtime has destroyed its
+// containers (network namespaces of undestroyed containers are left for
+// CleanupOrphans). Stop is idempotent.
+func (d *Daemon) Stop() error {
+	select {
+	case <-d.done:
+	default:
+		_ = d.cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case <-d.done:
+		case <-time.After(10 * time.Second):
+			d.log.Warn("containerd did not stop on SIGTERM, killing")
+			_ = d.cmd.Process.Kill()
+			<-d.done
+		}
+	}
+	n, err := killShims(d.socket)
+	if n > 0 {
+		d.log.Warn("killed leftover containerd shims", "count", n)
+		time.Sleep(100 * time.Millisecond) // let the kernel tear the processes down
+	}
+	return errors.Join(err, unmountBelow(d.dir))
+}

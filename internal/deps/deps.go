@@ -9,6 +9,7 @@ import (
 	_ "github.com/containerd/containerd/v2/pkg/oci"
 	_ "github.com/creack/pty"
 	_ "github.com/cyphar/filepath-securejoin"
+	_ "github.com/fsnotify/fsnotify"
 	_ "github.com/fxamacker/cbor/v2"
 	_ "github.com/mistifyio/go-zfs/v3"
 	_ "github.com/opencontainers/image-spec/specs-go/v1"
@@ -17,6 +18,5 @@ import (
 	_ "github.com/vishvananda/netlink"
 	_ "github.com/vishvananda/netns"
 	_ "go.etcd.io/bbolt"
-	_ "github.com/fsnotify/fsnotify"
 	_ "go.uber.org/goleak"
 )

@@ -245,3 +245,26 @@ func (r *Receiver) ReadContext(ctx context.Context, p []byte) (int, error) {
 		}
 	}
 }
+
+// ReadFrom sends everything r yields in full-size chunks (io.Copy uses it),
+// so a stream is not cut into the 32 KiB pieces of io.Copy's buffer. It
+// does not end the stream.
+func (s *Sender) ReadFrom(r io.Reader) (int64, error) {
+	buf := make([]byte, ChunkSize)
+	var total int64
+	for {
+		n, err := r.Read(buf) // one read a chunk: a pipe's output goes out as soon as it is there
+		if n > 0 {
+			if _, werr := s.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
+}

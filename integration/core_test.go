@@ -27,7 +27,7 @@ func TestUnknownKeyRefusedKnownKeyGetsOffer(t *testing.T) {
 	}
 	loc := env.Connect(t)
 	nodes := loc.Nodes()
-	if len(nodes) != 1 || nodes[0].Info.Name != "local" || nodes[0].Info.Rank != 1 || nodes[0].Info.MemTotal == 0 || nodes[0].Info.CPUs == 0 {
+	if len(nodes) != 1 || nodes[0].Info.Name != env.Loc.Config.Name || nodes[0].Info.Rank != 1 || nodes[0].Info.MemTotal == 0 || nodes[0].Info.CPUs == 0 {
 		t.Fatalf("offer: %+v", loc.Offer())
 	}
 }
@@ -205,7 +205,7 @@ func TestPreBootRebootReset(t *testing.T) {
 	if _, _, err := ctr.Run(ctx, "true"); !errors.Is(err, sdk.ErrNotFound) {
 		t.Fatalf("run after destroy: %v", err)
 	}
-	st := testenv.Inspect(t, env.Loc.ContainerdSocket(), "tffs-local")
+	st := testenv.Inspect(t, env.Loc.ContainerdSocket(), env.Namespace())
 	if st != (testenv.ContainerdState{}) {
 		t.Fatalf("containerd after destroy: %+v", st)
 	}
@@ -249,7 +249,7 @@ func TestSessionsAreIsolated(t *testing.T) {
 	// Closing a removes its containers, not b's.
 	a.Close()
 	testenv.Eventually(t, 20*time.Second, "a's container removed", func() bool {
-		return testenv.Inspect(t, env.Loc.ContainerdSocket(), "tffs-local").Containers == 1
+		return testenv.Inspect(t, env.Loc.ContainerdSocket(), env.Namespace()).Containers == 1
 	})
 }
 

@@ -34,15 +34,15 @@ func TestKilledClientIsGarbageCollected(t *testing.T) {
 		t.Fatalf("tffs run printed %q (%v)", line, err)
 	}
 	sock := env.Loc.ContainerdSocket()
-	if st := testenv.Inspect(t, sock, "tffs-local"); st.Containers != 1 || st.Tasks != 1 {
+	if st := testenv.Inspect(t, sock, env.Namespace()); st.Containers != 1 || st.Tasks != 1 {
 		t.Fatalf("while the client runs: %+v", st)
 	}
 	cmd.Process.Kill() // no goodbye
 	cmd.Wait()
 	testenv.Eventually(t, 30*time.Second, "the killed client's container is collected", func() bool {
-		return testenv.Inspect(t, sock, "tffs-local") == (testenv.ContainerdState{})
+		return testenv.Inspect(t, sock, env.Namespace()) == (testenv.ContainerdState{})
 	})
-	if n := testenv.NetnsCount("tffs"); n != 0 {
+	if n := testenv.NetnsCount(env.Namespace() + "+"); n != 0 {
 		t.Fatalf("%d network namespaces left", n)
 	}
 }

@@ -34,6 +34,11 @@ func (m *Master) handleNode(name string, in protocol.Incoming) {
 	switch msg.Kind {
 	case protocol.KindPing:
 		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindPong})
+	case protocol.KindBye:
+		if n.online {
+			m.log.Info("node left", "node", n.name)
+			m.nodeGone(n, "node stopped")
+		}
 	case protocol.KindRequest:
 		switch msg.Op {
 		case protocol.OpNodeHello:

@@ -7,6 +7,7 @@ import (
 	"os"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/protocol"
@@ -90,8 +91,15 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 	}
 	c := &ctr{id: req.ID, session: m.Session, rc: rc, procs: map[string]*runtime.Process{}}
 	n.mu.Lock()
-	n.containers[c.id] = c
+	_, ended := n.ended[m.Session]
+	if !ended {
+		n.containers[c.id] = c
+	}
 	n.mu.Unlock()
+	if ended {
+		rc.Destroy(context.WithoutCancel(ctx))
+		return nil, fmt.Errorf("session ended during spawn: %w", protocol.ErrUnavailable)
+	}
 	if err := n.startBoot(ctx, c, r.Stdout, r.Stderr, rc.Start); err != nil {
 		n.destroy(context.WithoutCancel(ctx), c, "start failed")
 		return nil, err
@@ -166,6 +174,13 @@ func (n *Node) sessionEnd(ctx context.Context, m *protocol.Msg) (any, error) {
 		return nil, err
 	}
 	n.mu.Lock()
+	now := time.Now()
+	n.ended[req.Session] = now
+	for s, at := range n.ended {
+		if now.Sub(at) > 10*time.Minute {
+			delete(n.ended, s)
+		}
+	}
 	var mine []*ctr
 	for _, c := range n.containers {
 		if c.session == req.Session {

@@ -45,6 +45,7 @@ type Node struct {
 	mu         sync.Mutex
 	socket     string // containerd socket in use
 	containers map[string]*ctr
+	ended      map[string]time.Time // sessions the master ended, so a late spawn is undone
 	imageLocks map[string]*sync.Mutex
 
 	wg sync.WaitGroup
@@ -73,7 +74,7 @@ func New(cfg Config) (*Node, error) {
 	return &Node{
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), keys: keys, boot: hex.EncodeToString(b),
 		calls: protocol.NewCalls(), streams: protocol.NewStreams(),
-		containers: map[string]*ctr{}, imageLocks: map[string]*sync.Mutex{},
+		containers: map[string]*ctr{}, ended: map[string]time.Time{}, imageLocks: map[string]*sync.Mutex{},
 	}, nil
 }
 
@@ -176,6 +177,7 @@ func (n *Node) shutdown() {
 	for _, c := range all {
 		n.destroy(ctx, c, "node stopping")
 	}
+	n.send(&protocol.Msg{Kind: protocol.KindBye}) // the master tells the sessions at once
 	n.wg.Wait()
 	n.log.Info("node stopped")
 }

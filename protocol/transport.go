@@ -98,6 +98,14 @@ func (p *pump) forward(ready chan<- error) {
 				p.log.Warn("transport: wake pipe", "err", err)
 			}
 		case <-p.closed:
+			for drained := false; !drained; { // what was queued before Close still goes out
+				select {
+				case o := <-p.out:
+					push.SendMessage(o.peer, o.data)
+				default:
+					drained = true
+				}
+			}
 			push.SendMessage("", "") // a zero-length payload tells the socket goroutine to stop
 			return
 		}
@@ -368,7 +376,7 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity stri
 		if err != nil {
 			return nil, err
 		}
-		sock.SetLinger(0)
+		sock.SetLinger(250 * time.Millisecond) // a goodbye queued before Close still leaves
 		sock.SetSndhwm(socketHWM)
 		sock.SetRcvhwm(socketHWM)
 		sock.SetIdentity(identity)

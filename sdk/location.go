@@ -103,8 +103,7 @@ func (l *Location) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	l.conn.Send(&protocol.Msg{Kind: protocol.KindBye})
-	time.Sleep(20 * time.Millisecond) // let the goodbye leave before the socket closes
+	l.conn.Send(&protocol.Msg{Kind: protocol.KindBye}) // flushed by the socket's linger
 	l.shutdown()
 	return nil
 }

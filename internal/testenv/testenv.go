@@ -77,7 +77,11 @@ func Start(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg := location.Config{Dir: dir, ClientDir: filepath.Join(dir, "client"), Listen: "tcp://127.0.0.1:*", Log: Logger(t)}
+	// A name of its own per location, so that locations running at the same
+	// time on this machine (other test packages, a developer's) never share
+	// a containerd namespace or network-namespace prefix.
+	name := "t" + filepath.Base(dir)[len("tffs-"):]
+	cfg := location.Config{Dir: dir, ClientDir: filepath.Join(dir, "client"), Name: name, Listen: "tcp://127.0.0.1:*", Log: Logger(t)}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -97,6 +101,9 @@ func Start(t testing.TB, opts ...Option) *Env {
 	})
 	return e
 }
+
+// Namespace is the containerd namespace of the location's node.
+func (e *Env) Namespace() string { return e.Loc.Node.Namespace() }
 
 // Connect opens a new session as the location's local account; it is
 // closed at cleanup.

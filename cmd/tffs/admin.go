@@ -25,7 +25,7 @@ func adminCommand(ctx context.Context, kind string, args []string) error {
 		return fmt.Errorf("usage: tffs %s add|list|remove …", strings.TrimSuffix(kind, "s"))
 	}
 	verb := args[0]
-	if err := fs.Parse(args[1:]); err != nil {
+	if err := fs.Parse(flagsFirst(args[1:])); err != nil {
 		return err
 	}
 	sock := filepath.Join(*dir, master.AdminSocket)
@@ -65,4 +65,22 @@ func adminCommand(ctx context.Context, kind string, args []string) error {
 		}
 	}
 	return nil
+}
+
+// flagsFirst moves "--flag value" pairs ahead of positional arguments, so
+// `tffs account add NAME KEY --dir D` parses like `--dir D add NAME KEY`.
+func flagsFirst(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		if strings.HasPrefix(args[i], "-") {
+			flags = append(flags, args[i])
+			if !strings.Contains(args[i], "=") && i+1 < len(args) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, args[i])
+	}
+	return append(flags, pos...)
 }

@@ -242,11 +242,10 @@ type Result struct {
 
 // RunFull runs a command to completion, returning both output streams.
 func (c *Container) RunFull(ctx context.Context, args []string, opts ...ProcOption) (Result, error) {
-	p, err := c.Spawn(ctx, args, opts...)
+	p, err := c.spawn(ctx, args, false, opts...)
 	if err != nil {
 		return Result{Code: -1}, err
 	}
-	p.Stdin.Close()
 	var res Result
 	var wg sync.WaitGroup
 	wg.Add(2)

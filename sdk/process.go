@@ -27,6 +27,12 @@ type Process struct {
 
 // Spawn starts a process in the container.
 func (c *Container) Spawn(ctx context.Context, args []string, opts ...ProcOption) (*Process, error) {
+	return c.spawn(ctx, args, true, opts...)
+}
+
+// spawn starts a process; withStdin=false gives it an empty stdin (no
+// stream, no FIFO), as Run does.
+func (c *Container) spawn(ctx context.Context, args []string, withStdin bool, opts ...ProcOption) (*Process, error) {
 	l := c.loc
 	req := protocol.ExecRequest{Args: args}
 	for _, o := range opts {
@@ -35,12 +41,19 @@ func (c *Container) Spawn(ctx context.Context, args []string, opts ...ProcOption
 	if req.Proc == "" {
 		req.Proc = "p" + strconv.FormatUint(l.newID(), 10)
 	}
-	req.Stdin, req.Stdout, req.Stderr = l.newID(), l.newID(), l.newID()
+	req.Stdout, req.Stderr = l.newID(), l.newID()
+	if withStdin {
+		req.Stdin = l.newID()
+	}
 	p := &Process{ID: req.Proc, c: c, streams: [3]uint64{req.Stdin, req.Stdout, req.Stderr}, done: make(chan struct{})}
 	stdout, stderr := l.receiver(req.Stdout, c.ID), l.receiver(req.Stderr, c.ID)
 	p.Stdout, p.Stderr = stdout, stderr
 	snd := protocol.NewSender(req.Stdin, protocol.Msg{Container: c.ID}, l.conn.Send)
-	l.streams.AddSender(protocol.StreamKey{ID: req.Stdin}, snd)
+	if withStdin {
+		l.streams.AddSender(protocol.StreamKey{ID: req.Stdin}, snd)
+	} else {
+		snd.Abort(fmt.Errorf("process has no stdin: %w", ErrInvalid))
+	}
 	p.Stdin = &stdinWriter{snd: snd}
 	c.mu.Lock()
 	if _, taken := c.procs[p.ID]; taken {

@@ -230,7 +230,7 @@ func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
 					n.streams.Remove(inKey)
 				}
 			}
-			n.send(m.Reply(body, err))
+			n.send(m.Reply(body, wireErr(err)))
 			if after != nil {
 				after()
 			}

@@ -2,15 +2,81 @@ package main
 
 import (
 	"context"
+	"flag"
 	"fmt"
 	"log/slog"
+	"os"
+	"time"
+
+	tffsfs "github.com/tffs/tffs/fs"
+	"github.com/tffs/tffs/sdk"
 )
 
-// mountLocation mounts the default location at dir; the returned function unmounts it.
+// mountLocation mounts the default location at dir; the returned function
+// unmounts it (which ends the session).
 func mountLocation(ctx context.Context, dir string, log *slog.Logger) (func(), error) {
-	return nil, fmt.Errorf("the filesystem is not built yet; use --no-mount")
+	return mountNamed(ctx, "", dir, log)
 }
 
+func mountNamed(ctx context.Context, location, dir string, log *slog.Logger) (func(), error) {
+	m, err := mountLive(ctx, location, dir, log)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := m.Unmount(); err != nil {
+			log.Warn("unmount", "dir", dir, "err", err)
+		}
+	}, nil
+}
+
+func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tffsfs.Mounted, error) {
+	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var opts []sdk.Option
+	if location != "" {
+		opts = append(opts, sdk.WithLocation(location))
+	}
+	opts = append(opts, sdk.WithLogger(log))
+	loc, err := sdk.Connect(cctx, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		loc.Close()
+		return nil, err
+	}
+	// The mount outlives the connect timeout: it ends with ctx or an unmount.
+	m, err := tffsfs.Mount(ctx, loc, dir, log)
+	if err != nil {
+		loc.Close()
+		return nil, err
+	}
+	return m, nil
+}
+
+// mountCommand is `tffs mount [--location NAME] MNT`: it serves until
+// Ctrl-C or until the mount is unmounted from outside.
 func mountCommand(ctx context.Context, args []string) error {
-	return fmt.Errorf("the filesystem is not built yet")
+	fs := flag.NewFlagSet("mount", flag.ContinueOnError)
+	locName := fs.String("location", "", "location name (default: the default location)")
+	debug := fs.Bool("debug", false, "debug logging")
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("usage: tffs mount [--location NAME] MNT")
+	}
+	log := logger(*debug)
+	m, err := mountLive(ctx, *locName, fs.Arg(0), log)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "mounted at %s — Ctrl-C (or fusermount3 -u %s) unmounts and ends the session\n", fs.Arg(0), fs.Arg(0))
+	select {
+	case <-ctx.Done():
+		return m.Unmount()
+	case <-m.Done():
+		return nil
+	}
 }

@@ -1,0 +1,464 @@
+package fs
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"bazil.org/fuse"
+	fusefs "bazil.org/fuse/fs"
+
+	"github.com/tffs/tffs/sdk"
+)
+
+// FS is the filesystem of one session.
+type FS struct {
+	loc    *sdk.Location
+	log    *slog.Logger
+	events *stream
+	root   *fixedDir
+	quit   chan struct{}
+	stopMu sync.Once
+
+	mu    sync.Mutex
+	ctrs  map[string]*ctr // by name
+	nodes map[string]*nodeDir
+}
+
+func newFS(loc *sdk.Location, log *slog.Logger) *FS {
+	f := &FS{loc: loc, log: log, events: newStream(), quit: make(chan struct{}),
+		ctrs: map[string]*ctr{}, nodes: map[string]*nodeDir{}}
+	f.root = &fixedDir{entries: []dirEntry{
+		{"README", &textFile{get: func() []byte { return []byte(readme) }}, fuse.DT_File},
+		{"resources.json", &textFile{get: f.resources}, fuse.DT_File},
+		{"events", &streamFile{get: func() *stream { return f.events }}, fuse.DT_File},
+		{"images", &imagesDir{f: f}, fuse.DT_Dir},
+		{"nodes", &nodesDir{f: f}, fuse.DT_Dir},
+		{"containers", &containersDir{f: f}, fuse.DT_Dir},
+		{"volumes", &notYetDir{}, fuse.DT_Dir},
+		{"externals", &notYetDir{}, fuse.DT_Dir},
+		{"endpoints", &notYetDir{}, fuse.DT_Dir},
+	}}
+	go f.watchOffer()
+	return f
+}
+
+// Root is the mount's root directory.
+func (f *FS) Root() (fusefs.Node, error) { return f.root, nil }
+
+func (f *FS) stop() {
+	f.stopMu.Do(func() {
+		close(f.quit)
+		f.events.Close()
+	})
+}
+
+// emit appends one event to the events stream.
+func (f *FS) emit(kind string, kv ...any) {
+	ev := map[string]any{"time": time.Now().UTC().Format(time.RFC3339Nano), "event": kind}
+	for i := 0; i+1 < len(kv); i += 2 {
+		ev[kv[i].(string)] = kv[i+1]
+	}
+	b, _ := json.Marshal(ev)
+	f.events.Write(append(b, '\n'))
+}
+
+// watchOffer turns changes of the offer's node set into events.
+func (f *FS) watchOffer() {
+	known := map[string]bool{}
+	for _, n := range f.loc.Offer().Nodes {
+		known[n.Name] = true
+	}
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.quit:
+			return
+		case <-t.C:
+		}
+		now := map[string]bool{}
+		for _, n := range f.loc.Offer().Nodes {
+			now[n.Name] = true
+			if !known[n.Name] {
+				f.emit("node_added", "node", n.Name)
+			}
+		}
+		for n := range known {
+			if !now[n] {
+				f.emit("node_gone", "node", n)
+			}
+		}
+		known = now
+	}
+}
+
+func (f *FS) resources() []byte {
+	b, _ := json.MarshalIndent(f.loc.Offer(), "", "  ")
+	return append(b, '\n')
+}
+
+// nodesDir lists "any" and the nodes of the offer.
+type nodesDir struct{ f *FS }
+
+func (d *nodesDir) Attr(ctx context.Context, a *fuse.Attr) error { dirAttr(a, 0o555); return nil }
+
+func (d *nodesDir) names() []string {
+	names := []string{"any"}
+	for _, n := range d.f.loc.Offer().Nodes {
+		if n.Name != "any" && n.Name != "" {
+			names = append(names, n.Name)
+		}
+	}
+	return names
+}
+
+func (d *nodesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
+	resp.EntryValid = 0
+	for _, n := range d.names() {
+		if n == req.Name {
+			return d.f.nodeDir(n), nil
+		}
+	}
+	// A node that left keeps its directory while containers made there remain.
+	if d.f.hasContainersIn(req.Name) {
+		return d.f.nodeDir(req.Name), nil
+	}
+	return nil, fuse.Errno(syscall.ENOENT)
+}
+
+func (d *nodesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
+	var out []fuse.Dirent
+	for _, n := range d.names() {
+		out = append(out, fuse.Dirent{Name: n, Type: fuse.DT_Dir})
+	}
+	return out, nil
+}
+
+func (f *FS) nodeDir(name string) *nodeDir {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	nd := f.nodes[name]
+	if nd == nil {
+		nd = &nodeDir{f: f, name: name}
+		nd.info = &textFile{get: nd.infoJSON}
+		f.nodes[name] = nd
+	}
+	return nd
+}
+
+func (f *FS) hasContainersIn(node string) bool { return len(f.containersIn(node)) > 0 }
+
+// containersIn lists the containers shown under nodes/<node>/: those made
+// there, and for a real node those placed on it.
+func (f *FS) containersIn(node string) []*ctr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []*ctr
+	for _, c := range f.ctrs {
+		if c.parent == node || (node != "any" && c.realNode() == node) {
+			out = append(out, c)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// nodeDir is nodes/<node>/ (or nodes/any/): info.json and container dirs.
+type nodeDir struct {
+	f    *FS
+	name string
+	info *textFile
+}
+
+func (d *nodeDir) Attr(ctx context.Context, a *fuse.Attr) error { dirAttr(a, 0o755); return nil }
+
+func (d *nodeDir) infoJSON() []byte {
+	nodes := d.f.loc.Offer().Nodes
+	var v any = map[string]any{"node": d.name, "error": "not in the offer"}
+	for _, n := range nodes {
+		if n.Name == d.name || (d.name == "any" && n.Rank == 1) {
+			v = n
+		}
+	}
+	if d.name == "any" && len(nodes) > 0 {
+		v = map[string]any{"best": nodes[0], "nodes": len(nodes)}
+	}
+	b, _ := json.MarshalIndent(v, "", "  ")
+	return append(b, '\n')
+}
+
+func (d *nodeDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
+	resp.EntryValid = 0
+	if req.Name == "info.json" {
+		return d.info, nil
+	}
+	for _, c := range d.f.containersIn(d.name) {
+		if c.name == req.Name {
+			return c.view(d.name), nil
+		}
+	}
+	return nil, fuse.Errno(syscall.ENOENT)
+}
+
+func (d *nodeDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
+	out := []fuse.Dirent{{Name: "info.json", Type: fuse.DT_File}}
+	for _, c := range d.f.containersIn(d.name) {
+		out = append(out, fuse.Dirent{Name: c.name, Type: fuse.DT_Dir})
+	}
+	return out, nil
+}
+
+func (d *nodeDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Node, error) {
+	if req.Name == "info.json" || strings.HasPrefix(req.Name, ".") {
+		return nil, fuse.Errno(syscall.EINVAL)
+	}
+	c, err := d.f.newCtr(req.Name, d.name)
+	if err != nil {
+		return nil, err
+	}
+	return c.view(d.name), nil
+}
+
+func (d *nodeDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
+	if !req.Dir {
+		return fuse.Errno(syscall.EPERM)
+	}
+	return d.f.removeCtr(ctx, req.Name)
+}
+
+func (f *FS) newCtr(name, parent string) (*ctr, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, taken := f.ctrs[name]; taken {
+		return nil, fuse.Errno(syscall.EEXIST)
+	}
+	c := newCtr(f, name, parent)
+	f.ctrs[name] = c
+	f.emit("created", "container", name, "node", parent)
+	return c, nil
+}
+
+func (f *FS) removeCtr(ctx context.Context, name string) error {
+	f.mu.Lock()
+	c := f.ctrs[name]
+	f.mu.Unlock()
+	if c == nil {
+		return fuse.Errno(syscall.ENOENT)
+	}
+	if err := c.destroy(ctx); err != nil {
+		return errno(err)
+	}
+	f.mu.Lock()
+	if f.ctrs[name] == c {
+		delete(f.ctrs, name)
+	}
+	f.mu.Unlock()
+	return nil
+}
+
+func (f *FS) lookupCtr(name string) *ctr {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.ctrs[name]
+}
+
+// containersDir lists every container of the session as a link to the
+// directory it was made in.
+type containersDir struct{ f *FS }
+
+func (d *containersDir) Attr(ctx context.Context, a *fuse.Attr) error { dirAttr(a, 0o555); return nil }
+
+func (d *containersDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
+	resp.EntryValid = 0
+	c := d.f.lookupCtr(req.Name)
+	if c == nil {
+		return nil, fuse.Errno(syscall.ENOENT)
+	}
+	return c.link, nil
+}
+
+func (d *containersDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
+	d.f.mu.Lock()
+	defer d.f.mu.Unlock()
+	var out []fuse.Dirent
+	for name := range d.f.ctrs {
+		out = append(out, fuse.Dirent{Name: name, Type: fuse.DT_Link})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (d *containersDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
+	return d.f.removeCtr(ctx, req.Name)
+}
+
+// imagesDir lists the account's images; a file copied in is imported.
+type imagesDir struct{ f *FS }
+
+func (d *imagesDir) Attr(ctx context.Context, a *fuse.Attr) error { dirAttr(a, 0o755); return nil }
+
+// escapeImage makes an image reference a file name.
+func escapeImage(name string) string {
+	return strings.NewReplacer("%", "%25", "/", "%2F", ":", "%3A").Replace(name)
+}
+
+func (d *imagesDir) list(ctx context.Context) (map[string][]byte, error) {
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	imgs, err := d.f.loc.Images(cctx)
+	if err != nil {
+		return nil, errno(err)
+	}
+	out := map[string][]byte{}
+	for _, img := range imgs {
+		b, _ := json.MarshalIndent(img, "", "  ")
+		out[escapeImage(img.Name)] = append(b, '\n')
+	}
+	return out, nil
+}
+
+func (d *imagesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
+	resp.EntryValid = 0
+	imgs, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b, ok := imgs[req.Name]
+	if !ok {
+		return nil, fuse.Errno(syscall.ENOENT)
+	}
+	return &textFile{get: func() []byte { return b }}, nil
+}
+
+func (d *imagesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
+	imgs, err := d.list(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []fuse.Dirent
+	for n := range imgs {
+		out = append(out, fuse.Dirent{Name: n, Type: fuse.DT_File})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (d *imagesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fuse.CreateResponse) (fusefs.Node, fusefs.Handle, error) {
+	tmp, err := os.CreateTemp("", "tffs-image-")
+	if err != nil {
+		return nil, nil, fuse.Errno(syscall.EIO)
+	}
+	u := &imageUpload{f: d.f, name: req.Name, tmp: tmp}
+	resp.Flags |= fuse.OpenDirectIO
+	return u, u, nil
+}
+
+// imageUpload is an archive being copied into images/: kept in a temporary
+// file and imported when the writer closes it.
+type imageUpload struct {
+	f     *FS
+	name  string
+	mu    sync.Mutex
+	tmp   *os.File
+	size  int64
+	dirty bool
+}
+
+func (u *imageUpload) Attr(ctx context.Context, a *fuse.Attr) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	fileAttr(a, 0o644, int(u.size))
+	return nil
+}
+
+func (u *imageUpload) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
+	return nil
+}
+
+func (u *imageUpload) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	n, err := u.tmp.WriteAt(req.Data, req.Offset)
+	if err != nil {
+		return fuse.Errno(syscall.EIO)
+	}
+	if end := req.Offset + int64(n); end > u.size {
+		u.size = end
+	}
+	u.dirty = true
+	resp.Size = n
+	return nil
+}
+
+func (u *imageUpload) Flush(ctx context.Context, req *fuse.FlushRequest) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	if !u.dirty {
+		return nil
+	}
+	u.dirty = false
+	imgs, err := sdk.LoadImages(u.tmp.Name())
+	if err != nil {
+		u.f.log.Warn("image import: not an image archive", "file", u.name, "err", err)
+		return fuse.Errno(syscall.EINVAL)
+	}
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	defer cancel()
+	for _, img := range imgs {
+		if err := u.f.loc.EnsureImage(cctx, img, "", nil); err != nil {
+			u.f.log.Warn("image import failed", "file", u.name, "image", img.Name, "err", err)
+			return errno(err)
+		}
+		u.f.emit("image_imported", "image", img.Name)
+	}
+	return nil
+}
+
+func (u *imageUpload) Release(ctx context.Context, req *fuse.ReleaseRequest) error {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	u.tmp.Close()
+	os.Remove(u.tmp.Name())
+	return nil
+}
+
+const readme = `tffs — this directory is one session with a tffs location.
+Unmounting it ends the session: the location removes what it made.
+
+  resources.json      the live resource offer (nodes and their load)
+  events              blocking read: one JSON line per event
+  images/             the images you hold; cp IMAGE.tar images/ imports one
+  nodes/any/          mkdir NAME = a new container, placed by the location
+  nodes/NODE/         the same on a given node; info.json describes it
+  containers/         every container of this session (links)
+  volumes/ externals/ endpoints/   not built yet
+
+A container directory nodes/any/NAME/:
+  image cmd env       write before start (cmd: words split like a shell:
+                      'single' and "double" quotes, backslash escapes)
+  files/              before start: pre-boot files; after: the container's files
+  ctl                 start | start asleep | run CMD... | reboot | reset |
+                      stop | destroy
+  status              new, starting, running, exited N, destroyed
+  wait                blocks until the main process exits; reads its code
+  stdout stderr       the main process's output from its start (tail -f)
+  procs/P/            mkdir P; write cmd (and env); echo start > ctl;
+                      stdin stdout stderr status wait; ctl: kill, signal N
+  procs/last          the process made by the last "run" on ctl
+  error               why the last rejected write failed
+rmdir NAME destroys the container.
+
+Example:
+  cd nodes/any && mkdir web && echo busybox > web/image
+  echo 'httpd -f -p 80 -h /www' > web/cmd
+  mkdir -p web/files/www && echo '<h1>hello</h1>' > web/files/www/index.html
+  echo start > web/ctl && cat web/status
+  echo 'run ls /www' > web/ctl; cat web/procs/last/stdout
+`

@@ -1,0 +1,33 @@
+package node
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/tffs/tffs/node/runtime"
+	"github.com/tffs/tffs/protocol"
+)
+
+// wireErr gives a runtime error the protocol code of its class, so the
+// client can test it with errors.Is (a missing file is ErrNotFound, not
+// an internal error).
+func wireErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	var we *protocol.Error
+	if errors.As(err, &we) {
+		return err
+	}
+	for _, m := range []struct{ from, to error }{
+		{runtime.ErrNotFound, protocol.ErrNotFound},
+		{runtime.ErrExists, protocol.ErrExists},
+		{runtime.ErrInvalid, protocol.ErrInvalid},
+		{runtime.ErrBusy, protocol.ErrBusy},
+	} {
+		if errors.Is(err, m.from) && !errors.Is(err, m.to) {
+			return fmt.Errorf("%w%.0w", err, m.to)
+		}
+	}
+	return err
+}

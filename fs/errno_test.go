@@ -1,10 +1,13 @@
 package fs
 
 import (
+	"fmt"
 	"syscall"
 	"testing"
 
 	"bazil.org/fuse"
+
+	"github.com/tffs/tffs/protocol"
 )
 
 func TestErrnoOfReason(t *testing.T) {
@@ -24,6 +27,31 @@ func TestInsideTarget(t *testing.T) {
 	for _, c := range [][3]string{{"/tmp/out", "/../../etc", "../etc"}, {"/l", "/x", "x"}, {"/a/b/l", "../../../y", "../../y"}, {"/a/l", "z", "z"}} {
 		if got := insideTarget(c[0], c[1]); got != c[2] {
 			t.Errorf("insideTarget(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
+		}
+	}
+}
+
+// TestErrnoOfWireErrors checks that errors as the SDK returns them (wire
+// codes turned back into sentinels) become the errno a shell expects.
+func TestErrnoOfWireErrors(t *testing.T) {
+	for _, c := range []struct {
+		code protocol.Code
+		want syscall.Errno
+	}{
+		{protocol.CodeNotFound, syscall.ENOENT},
+		{protocol.CodeExists, syscall.EEXIST},
+		{protocol.CodeBusy, syscall.EBUSY},
+		{protocol.CodeInvalid, syscall.EINVAL},
+		{protocol.CodePermission, syscall.EACCES},
+		{protocol.CodeNotEmpty, syscall.ENOTEMPTY},
+		{protocol.CodeNotDir, syscall.ENOTDIR},
+		{protocol.CodeIsDir, syscall.EISDIR},
+		{protocol.CodeInternal, syscall.EIO},
+		{protocol.CodeUnavailable, syscall.EIO},
+	} {
+		err := fmt.Errorf("put /x: %w", &protocol.Error{Code: c.code, Message: "reason"})
+		if got := errno(err); got != fuse.Errno(c.want) {
+			t.Errorf("%s: got %v, want %v", c.code, got, c.want)
 		}
 	}
 }

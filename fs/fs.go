@@ -14,7 +14,6 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -121,25 +120,16 @@ func errno(err error) error {
 		return fuse.Errno(syscall.EINVAL)
 	case errors.Is(err, sdk.ErrPermission):
 		return fuse.Errno(syscall.EACCES)
+	case errors.Is(err, sdk.ErrNotEmpty):
+		return fuse.Errno(syscall.ENOTEMPTY)
+	case errors.Is(err, sdk.ErrNotDir):
+		return fuse.Errno(syscall.ENOTDIR)
+	case errors.Is(err, sdk.ErrIsDir):
+		return fuse.Errno(syscall.EISDIR)
+	case errors.Is(err, sdk.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
+		return fuse.Errno(syscall.EIO)
 	case errors.Is(err, errNotSup):
 		return fuse.Errno(syscall.ENOTSUP)
-	}
-	// Workaround: the node sends some runtime errors (file ops) without
-	// their protocol code, so only the message tells what happened.
-	msg := err.Error()
-	switch {
-	case strings.Contains(msg, ": not found") || strings.Contains(msg, "no such file or directory"):
-		return fuse.Errno(syscall.ENOENT)
-	case strings.Contains(msg, "already exists") || strings.Contains(msg, "file exists"):
-		return fuse.Errno(syscall.EEXIST)
-	case strings.Contains(msg, "busy or wrong state"):
-		return fuse.Errno(syscall.EBUSY)
-	case strings.Contains(msg, "directory not empty"):
-		return fuse.Errno(syscall.ENOTEMPTY)
-	case strings.Contains(msg, "not a directory"):
-		return fuse.Errno(syscall.ENOTDIR)
-	case strings.Contains(msg, "is a directory"):
-		return fuse.Errno(syscall.EISDIR)
 	}
 	if l := eioLog.Load(); l != nil {
 		l.Warn("location call failed (EIO)", "err", err)

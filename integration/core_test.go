@@ -133,6 +133,19 @@ func TestPutFetchAndConfinement(t *testing.T) {
 	if out, _, _ := ctr.Run(ctx, "md5sum", "/data/blob.bin"); len(out) < 32 {
 		t.Fatalf("md5sum in container: %q", out)
 	}
+	// File errors keep their errno class across the wire.
+	if err := ctr.Put(ctx, "/data/blob.bin/x", []byte("x")); !errors.Is(err, sdk.ErrNotDir) {
+		t.Fatalf("put under a file: %v", err)
+	}
+	if err := ctr.Remove(ctx, "/data", false); !errors.Is(err, sdk.ErrNotEmpty) {
+		t.Fatalf("remove a full directory: %v", err)
+	}
+	if _, err := ctr.Fetch(ctx, "/data"); !errors.Is(err, sdk.ErrIsDir) {
+		t.Fatalf("fetch a directory: %v", err)
+	}
+	if _, err := ctr.Fetch(ctx, "/data/nothing"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("fetch a missing file: %v", err)
+	}
 	// `..` is refused outright.
 	if err := ctr.Put(ctx, "/../../../tmp/escape", []byte("x")); !errors.Is(err, sdk.ErrInvalid) {
 		t.Fatalf("put with ..: %v", err)

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"syscall"
 
 	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/protocol"
@@ -20,6 +21,11 @@ func wireErr(err error) error {
 		return err
 	}
 	for _, m := range []struct{ from, to error }{
+		// The errno classes first: they say more than the sentinel the
+		// runtime wrapped them in.
+		{syscall.ENOTEMPTY, protocol.ErrNotEmpty},
+		{syscall.ENOTDIR, protocol.ErrNotDir},
+		{syscall.EISDIR, protocol.ErrIsDir},
 		{runtime.ErrNotFound, protocol.ErrNotFound},
 		{runtime.ErrExists, protocol.ErrExists},
 		{runtime.ErrInvalid, protocol.ErrInvalid},

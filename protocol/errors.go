@@ -18,6 +18,11 @@ var (
 	ErrTimeout     = errors.New("timed out")
 	ErrInternal    = errors.New("internal error")
 	ErrTooLarge    = errors.New("too large")
+	// The path errors below let a file client answer with the errno the
+	// container's filesystem gave (ENOTEMPTY, ENOTDIR, EISDIR).
+	ErrNotEmpty = errors.New("directory not empty")
+	ErrNotDir   = errors.New("not a directory")
+	ErrIsDir    = errors.New("is a directory")
 )
 
 // Code names an error class on the wire.
@@ -34,6 +39,9 @@ const (
 	CodeTimeout     Code = "timeout"
 	CodeInternal    Code = "internal"
 	CodeTooLarge    Code = "too_large"
+	CodeNotEmpty    Code = "not_empty"
+	CodeNotDir      Code = "not_dir"
+	CodeIsDir       Code = "is_dir"
 )
 
 var codeTable = []struct {
@@ -49,6 +57,9 @@ var codeTable = []struct {
 	{CodeTimeout, ErrTimeout},
 	{CodeInternal, ErrInternal},
 	{CodeTooLarge, ErrTooLarge},
+	{CodeNotEmpty, ErrNotEmpty},
+	{CodeNotDir, ErrNotDir},
+	{CodeIsDir, ErrIsDir},
 }
 
 // Error is an error as carried in a reply: a code and a human message.

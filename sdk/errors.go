@@ -11,4 +11,7 @@ var (
 	ErrPermission  = protocol.ErrPermission  // the master refused the key, or not yours
 	ErrUnavailable = protocol.ErrUnavailable // the location or node cannot be reached
 	ErrTimeout     = protocol.ErrTimeout     // the context ended first
+	ErrNotEmpty    = protocol.ErrNotEmpty    // a container directory to remove is not empty
+	ErrNotDir      = protocol.ErrNotDir      // a path component is not a directory
+	ErrIsDir       = protocol.ErrIsDir       // a file operation met a directory
 )

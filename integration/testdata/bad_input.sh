@@ -46,6 +46,9 @@ rm -f /tmp/tffs-host-marker-$$
 expect "a link pointing out stays inside" "$(echo 'run ln -s /../../../etc /tmp/out' > bad/ctl; cat bad/procs/last/wait; readlink bad/files/tmp/out)" "0
 ../etc"
 [ -e bad/files/tmp/out/passwd ] || fail "link target not inside files/"
+must_fail "rmdir a full directory" "not empty" rmdir bad/files/etc
+[ -e bad/files/etc/passwd ] || fail "etc/passwd gone after a refused rmdir"
+must_fail "cat a missing file" "No such file" cat bad/files/etc/nothing
 must_fail "proc without cmd" "Invalid argument" bash -c 'mkdir bad/procs/x && echo start > bad/procs/x/ctl'
 rmdir bad
 echo OK

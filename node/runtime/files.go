@@ -59,7 +59,7 @@ func (c *Container) Fetch(ctx context.Context, p string) (io.ReadCloser, FileInf
 			return err
 		}
 		if fi.Mode.IsDir() {
-			return fmt.Errorf("fetch %s: is a directory: %w", p, ErrInvalid)
+			return fmt.Errorf("fetch %s: %w: %w", p, ErrInvalid, unix.EISDIR)
 		}
 		if f, err = pathrs.Reopen(h, unix.O_RDONLY); err != nil {
 			return wrapErr(err, "open "+p)

@@ -56,6 +56,8 @@ func nodeKind(n fusefs.Node) string {
 		return "file"
 	case *liveLink:
 		return "link"
+	case *preLink:
+		return "prelink"
 	}
 	return ""
 }
@@ -65,6 +67,8 @@ func (d *filesDir) nodeFor(p string, isDir bool, mode os.FileMode, live bool) fu
 	switch {
 	case isDir:
 		return d.v.node(p, "dir", func() fusefs.Node { return &filesDir{v: d.v, path: p} })
+	case !live && mode&os.ModeSymlink != 0:
+		return d.v.node(p, "prelink", func() fusefs.Node { return &preLink{c: c, path: p} })
 	case !live:
 		return d.v.node(p, "pre", func() fusefs.Node { return &preFile{c: c, path: p} })
 	case mode&os.ModeSymlink != 0:
@@ -84,6 +88,13 @@ func (d *filesDir) Attr(ctx context.Context, a *fuse.Attr) error {
 		}
 		a.Mode = os.ModeDir | os.FileMode(fi.Mode).Perm()
 		a.Mtime = fi.ModTime
+		return nil
+	}
+	if d.v.c.preEntry(d.path) == nil {
+		if fi, ok := d.v.c.imageEntry(ctx, d.path); ok {
+			a.Mode = os.ModeDir | os.FileMode(fi.Mode).Perm()
+			a.Mtime = fi.ModTime
+		}
 	}
 	return nil
 }
@@ -102,13 +113,14 @@ func (d *filesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fu
 		m := os.FileMode(fi.Mode)
 		return d.nodeFor(p, m.IsDir(), m, true), nil
 	}
-	c.mu.Lock()
-	e := c.pre[p]
-	c.mu.Unlock()
-	if e == nil {
-		return nil, fuse.Errno(syscall.ENOENT)
+	if e := c.preEntry(p); e != nil {
+		return d.nodeFor(p, e.dir, 0, false), nil
 	}
-	return d.nodeFor(p, e.dir, 0, false), nil
+	if fi, ok := c.imageEntry(ctx, p); ok {
+		m := os.FileMode(fi.Mode)
+		return d.nodeFor(p, m.IsDir(), m, false), nil
+	}
+	return nil, fuse.Errno(syscall.ENOENT)
 }
 
 func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
@@ -122,20 +134,12 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 			return nil, errno(err)
 		}
 		for _, fi := range list {
-			m := os.FileMode(fi.Mode)
-			t := fuse.DT_File
-			switch {
-			case m.IsDir():
-				t = fuse.DT_Dir
-			case m&os.ModeSymlink != 0:
-				t = fuse.DT_Link
-			}
-			out = append(out, fuse.Dirent{Name: path.Base(fi.Name), Type: t})
+			out = append(out, fuse.Dirent{Name: path.Base(fi.Name), Type: direntType(os.FileMode(fi.Mode))})
 		}
 		return out, nil
 	}
+	seen := map[string]bool{}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	for p, e := range c.pre {
 		if p != d.path && path.Dir(p) == d.path {
 			t := fuse.DT_File
@@ -143,6 +147,13 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 				t = fuse.DT_Dir
 			}
 			out = append(out, fuse.Dirent{Name: path.Base(p), Type: t})
+			seen[path.Base(p)] = true
+		}
+	}
+	c.mu.Unlock()
+	for name, fi := range c.imageDir(ctx, d.path) {
+		if !seen[name] {
+			out = append(out, fuse.Dirent{Name: name, Type: direntType(os.FileMode(fi.Mode))})
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
@@ -162,6 +173,9 @@ func (d *filesDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.No
 			return nil, c.fail(err)
 		}
 		return d.nodeFor(p, true, 0, true), nil
+	}
+	if _, ok := c.imageEntry(ctx, p); ok {
+		return nil, fuse.Errno(syscall.EEXIST)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -217,6 +231,11 @@ func (d *filesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 		}
 		return nil
 	}
+	if c.preEntry(p) == nil {
+		if _, ok := c.imageEntry(ctx, p); ok {
+			return c.fail(failf(syscall.EBUSY, "%s belongs to the image: it can be removed after start", p))
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.pre[p] == nil {
@@ -246,6 +265,11 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 		}
 		return nil
 	}
+	if c.preEntry(from) == nil {
+		if _, ok := c.imageEntry(ctx, from); ok {
+			return c.fail(failf(syscall.EBUSY, "%s belongs to the image: it can be moved after start", from))
+		}
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e := c.pre[from]
@@ -274,25 +298,54 @@ func (f *preFile) entry() *preEntry {
 
 func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
 	e := f.c.pre[f.path]
-	if e == nil {
+	if e != nil {
+		fileAttr(a, os.FileMode(e.mode), len(e.data))
+		a.Mtime = e.mtime
+	}
+	f.c.mu.Unlock()
+	if e != nil {
+		return nil
+	}
+	fi, ok := f.c.imageEntry(ctx, f.path)
+	if !ok {
 		return fuse.Errno(syscall.ENOENT)
 	}
-	fileAttr(a, os.FileMode(e.mode), len(e.data))
-	a.Mtime = e.mtime
+	fileAttr(a, os.FileMode(fi.Mode).Perm(), int(fi.Size))
+	a.Mtime = fi.ModTime
 	return nil
 }
 
+// Open serves a pre-boot file; a file of the image is read from the image,
+// or copied up first when opened for writing.
 func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.OpenResponse) (fusefs.Handle, error) {
-	if f.entry() == nil {
-		return nil, fuse.Errno(syscall.ENOENT)
-	}
 	resp.Flags |= fuse.OpenDirectIO
+	if f.entry() != nil {
+		return f, nil
+	}
+	if req.Flags.IsReadOnly() {
+		fi, ok := f.c.imageEntry(ctx, f.path)
+		if !ok {
+			return nil, fuse.Errno(syscall.ENOENT)
+		}
+		data, err := f.c.readImageFile(ctx, f.path, fi)
+		if err != nil {
+			return nil, err
+		}
+		return &imageHandle{data: data}, nil
+	}
+	if _, err := f.c.copyUp(ctx, f.path, req.Flags&fuse.OpenTruncate != 0); err != nil {
+		return nil, err
+	}
 	return f, nil
 }
 
 func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
+	if f.entry() == nil {
+		if _, err := f.c.copyUp(ctx, f.path, req.Valid.Size() && req.Size == 0); err != nil {
+			return err
+		}
+	}
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
 	e := f.c.pre[f.path]

@@ -39,6 +39,7 @@ type ctr struct {
 	last     string
 	nextProc int
 	views    map[string]*ctrDir
+	imgView  imageView // the image's tree before start
 }
 
 func newCtr(f *FS, name, parent string) *ctr {

@@ -46,6 +46,7 @@ type Master struct {
 	store    *store
 	srv      *protocol.Server
 	layerDir string
+	trees    treeCache // merged file trees of images browsed before start
 
 	do      chan func() // work for the actor goroutine
 	streams *protocol.Streams

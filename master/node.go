@@ -3,7 +3,6 @@ package master
 import (
 	"fmt"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/tffs/tffs/protocol"
@@ -225,12 +224,9 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, err)
 		return
 	}
-	img, ok := m.store.image(s.account, req.Image)
-	if !ok && !strings.Contains(req.Image, ":") {
-		img, ok = m.store.image(s.account, req.Image+":latest")
-	}
-	if !ok {
-		m.reply(s.id, msg, nil, fmt.Errorf("image %q is not in this location (upload it first): %w", req.Image, protocol.ErrNotFound))
+	img, err := m.findImage(s.account, req.Image)
+	if err != nil {
+		m.reply(s.id, msg, nil, err)
 		return
 	}
 	var n *node

@@ -95,6 +95,10 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.imagePut(s, msg)
 	case protocol.OpImageList:
 		m.reply(s.id, msg, protocol.ImageList{Images: m.store.images(s.account)}, nil)
+	case protocol.OpImageFiles:
+		m.imageFiles(s, msg)
+	case protocol.OpImageFetch:
+		m.imageFetch(s, msg)
 	case protocol.OpSpawn:
 		m.spawn(s, msg)
 	case protocol.OpList:

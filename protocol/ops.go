@@ -11,6 +11,8 @@ const (
 	OpLayerPut     = "layer.put"     // LayerPutRequest + stream client→master → {}
 	OpImagePut     = "image.put"     // Image → {}
 	OpImageList    = "image.list"    // → ImageList
+	OpImageFiles   = "image.files"   // ImageFileRequest → FileList: a directory of the image's merged layers
+	OpImageFetch   = "image.fetch"   // ImageFileRequest → FileInfo, then stream master→client
 	OpSpawn        = "spawn"         // SpawnRequest → SpawnReply (master → node: NodeSpawn)
 	OpList         = "container.list"
 	OpExec         = "exec"       // ExecRequest → {} (process exits as EvProcExit)
@@ -125,6 +127,14 @@ type LayerPutRequest struct {
 type LayerGetRequest struct {
 	Digest string `cbor:"1,keyasint"`
 	Stream uint64 `cbor:"2,keyasint"`
+}
+
+// ImageFileRequest names a path in an image's file tree (its layers
+// merged, whiteouts applied), for listing or, with Stream, reading.
+type ImageFileRequest struct {
+	Image  string `cbor:"1,keyasint"`
+	Path   string `cbor:"2,keyasint"`
+	Stream uint64 `cbor:"3,keyasint,omitempty"`
 }
 
 // File is a pre-boot file.

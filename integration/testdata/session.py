@@ -19,7 +19,7 @@ expect("status", get(f"{d}/status"), "new\n")
 put(f"{d}/image", "busybox\n")
 put(f"{d}/cmd", "httpd -f -p 80 -h /www")
 put(f"{d}/env", "MODE=demo\n")
-os.makedirs(f"{d}/files/www")
+os.makedirs(f"{d}/files/www", exist_ok=True)  # the image has /www already
 put(f"{d}/files/www/index.html", "<h1>hello</h1>\n")
 expect("pre-boot stat", os.stat(f"{d}/files/www/index.html").st_size, 15)
 put(f"{d}/ctl", "start\n")

@@ -20,10 +20,21 @@ expect "image" "$(cat web/image)" "busybox"
 expect "size of image" "$(stat -c %s web/image)" "8"
 echo 'httpd -f -p 80 -h /www' > web/cmd
 expect "cmd" "$(cat web/cmd)" "httpd -f -p 80 -h /www"
-mkdir -p web/files/www
+# before start, files/ is the image's tree with pre-boot files laid over it
+expect "image tree before start" "$(ls web/files | tr '\n' ' ')" "bin etc root tmp www "
+grep -q '^root:' web/files/etc/passwd || fail "image file unreadable before start"
+[ -L web/files/bin/sh ] || fail "bin/sh is not a link"
+expect "image link target" "$(readlink web/files/bin/sh)" "busybox"
 echo '<h1>hello</h1>' > web/files/www/index.html
 expect "pre-boot file" "$(cat web/files/www/index.html)" "<h1>hello</h1>"
 expect "pre-boot ls" "$(ls web/files/www)" "index.html"
+echo 'tffs:x:1000:1000::/tmp:/bin/sh' >> web/files/etc/passwd
+expect "appended to an image file" "$(head -1 web/files/etc/passwd | cut -d: -f1),$(tail -1 web/files/etc/passwd | cut -d: -f1)" "root,tffs"
+mkdir web/files/tmp/sub
+echo deep > web/files/tmp/sub/x
+if mkdir web/files/etc 2>/dev/null; then fail "mkdir over an image dir succeeded"; fi
+if rm web/files/bin/busybox 2>/dev/null; then fail "rm of an image file before start succeeded"; fi
+grep -q "after start" web/error || fail "error: $(cat web/error)"
 echo start > web/ctl
 expect "status after start" "$(cat web/status)" "running"
 
@@ -33,6 +44,9 @@ expect "proc status" "$(cat web/procs/last/wait)" "0"
 expect "proc exited" "$(cat web/procs/last/status)" "exited 0"
 
 expect "live file" "$(cat web/files/www/index.html)" "<h1>hello</h1>"
+expect "pre-boot dir made in an image dir" "$(cat web/files/tmp/sub/x)" "deep"
+expect "copied-up file after start" "$(grep -c . web/files/etc/passwd)" "$(($(grep -c . <(echo 'run cat /etc/passwd' > web/ctl; cat web/procs/last/stdout))))"
+grep -q '^tffs:' web/files/etc/passwd || fail "appended line lost at start"
 expect "live size" "$(stat -c %s web/files/www/index.html)" "15"
 
 # cp a file in and out of files/

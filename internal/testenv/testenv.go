@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tffs/tffs/internal/location"
+	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
 )
 
@@ -118,6 +119,20 @@ func (e *Env) Connect(t testing.TB, opts ...sdk.Option) *sdk.Location {
 	}
 	t.Cleanup(func() { loc.Close() })
 	return loc
+}
+
+// NewAccount admits a fresh key pair under a new account of the master and
+// returns it (connect with sdk.WithKeyPair).
+func (e *Env) NewAccount(t testing.TB, name string) protocol.KeyPair {
+	t.Helper()
+	kp, err := protocol.NewKeyPair()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Loc.Master.AddAccount(name, kp.Public); err != nil {
+		t.Fatalf("add account %s: %v", name, err)
+	}
+	return kp
 }
 
 // Logger is a slog logger writing to the test log (quiet unless TFFS_DEBUG is set).

@@ -1,0 +1,132 @@
+package master
+
+import (
+	"fmt"
+	"io"
+	"path"
+	"strings"
+	"sync"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// treeCache keeps the merged trees of recently browsed images, so a client
+// walking an image before start does not re-read its layers on every call.
+type treeCache struct {
+	mu    sync.Mutex
+	trees map[string]*imageTree // by config digest
+	order []string              // oldest first
+}
+
+const maxCachedTrees = 8
+
+// get returns the image's tree, building it (outside the actor loop) when
+// it is not cached. Builds are serialized: they are rare and disk-bound.
+func (c *treeCache) get(layerPath func(string) string, img protocol.Image) (*imageTree, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if t := c.trees[img.ConfigDigest]; t != nil {
+		return t, nil
+	}
+	t, err := buildTree(layerPath, img.Layers)
+	if err != nil {
+		return nil, err
+	}
+	if c.trees == nil {
+		c.trees = map[string]*imageTree{}
+	}
+	if len(c.order) >= maxCachedTrees {
+		delete(c.trees, c.order[0])
+		c.order = c.order[1:]
+	}
+	c.trees[img.ConfigDigest] = t
+	c.order = append(c.order, img.ConfigDigest)
+	return t, nil
+}
+
+// findImage resolves an image reference of the account ("name" means
+// "name:latest" when no tag is given).
+func (m *Master) findImage(account, ref string) (protocol.Image, error) {
+	img, ok := m.store.image(account, ref)
+	if !ok && !strings.Contains(ref, ":") {
+		img, ok = m.store.image(account, ref+":latest")
+	}
+	if !ok {
+		return img, fmt.Errorf("image %q is not in this location (upload it first): %w", ref, protocol.ErrNotFound)
+	}
+	return img, nil
+}
+
+// imageFileRequest decodes and checks a request for a path in an image.
+func (m *Master) imageFileRequest(s *session, msg *protocol.Msg) (protocol.ImageFileRequest, protocol.Image, error) {
+	var req protocol.ImageFileRequest
+	if err := msg.DecodeBody(&req); err != nil {
+		return req, protocol.Image{}, err
+	}
+	if !path.IsAbs(req.Path) || strings.ContainsRune(req.Path, 0) || len(req.Path) > 4096 {
+		return req, protocol.Image{}, fmt.Errorf("path %q must be absolute: %w", req.Path, protocol.ErrInvalid)
+	}
+	for _, part := range strings.Split(req.Path, "/") {
+		if part == ".." {
+			return req, protocol.Image{}, fmt.Errorf("path %q: `..` is not allowed: %w", req.Path, protocol.ErrInvalid)
+		}
+	}
+	img, err := m.findImage(s.account, req.Image)
+	return req, img, err
+}
+
+// imageFiles lists a directory of an image's file tree.
+func (m *Master) imageFiles(s *session, msg *protocol.Msg) {
+	req, img, err := m.imageFileRequest(s, msg)
+	if err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	peer := s.id
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t, err := m.trees.get(m.layerPath, img)
+		if err != nil {
+			m.reply(peer, msg, nil, err)
+			return
+		}
+		files, err := t.list(req.Path)
+		m.reply(peer, msg, protocol.FileList{Files: files}, err)
+	}()
+}
+
+// imageFetch streams a regular file of an image's file tree to the client.
+func (m *Master) imageFetch(s *session, msg *protocol.Msg) {
+	req, img, err := m.imageFileRequest(s, msg)
+	if err == nil && req.Stream == 0 {
+		err = fmt.Errorf("image fetch without a stream: %w", protocol.ErrInvalid)
+	}
+	if err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	peer := s.id
+	key := protocol.StreamKey{Scope: peer, ID: req.Stream}
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		t, err := m.trees.get(m.layerPath, img)
+		if err != nil {
+			m.reply(peer, msg, nil, err)
+			return
+		}
+		rc, fi, err := t.open(m.layerPath, req.Path)
+		if err != nil {
+			m.reply(peer, msg, nil, err)
+			return
+		}
+		defer rc.Close()
+		snd := protocol.NewSender(req.Stream, protocol.Msg{}, func(d *protocol.Msg) error { return m.srv.Send(peer, d) })
+		m.streams.AddSender(key, snd)
+		defer m.streams.Remove(key)
+		m.reply(peer, msg, fi, nil)
+		_, err = io.Copy(snd, rc)
+		snd.Close(err)
+	}()
+}

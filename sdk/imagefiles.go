@@ -1,0 +1,33 @@
+package sdk
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/tffs/tffs/protocol"
+)
+
+// ListImage lists directory dir of an image's file tree: its layers merged,
+// as a container's root looks before it starts. Symlinks are followed as
+// the container would follow them.
+func (l *Location) ListImage(ctx context.Context, image, dir string) ([]FileInfo, error) {
+	var fl protocol.FileList
+	if err := l.call(ctx, protocol.OpImageFiles, protocol.ImageFileRequest{Image: image, Path: dir}, &fl, ""); err != nil {
+		return nil, fmt.Errorf("list %s in image %s: %w", dir, image, err)
+	}
+	return fl.Files, nil
+}
+
+// FetchImageFile streams a regular file of an image's file tree (see
+// ListImage); close the reader when done.
+func (l *Location) FetchImageFile(ctx context.Context, image, path string) (io.ReadCloser, FileInfo, error) {
+	id := l.newID()
+	r := l.receiver(id, "")
+	var fi FileInfo
+	if err := l.call(ctx, protocol.OpImageFetch, protocol.ImageFileRequest{Image: image, Path: path, Stream: id}, &fi, ""); err != nil {
+		l.streams.Remove(protocol.StreamKey{ID: id})
+		return nil, fi, fmt.Errorf("fetch %s from image %s: %w", path, image, err)
+	}
+	return &fetchReader{r: r, ctx: ctx, release: func() { l.streams.Remove(protocol.StreamKey{ID: id}) }}, fi, nil
+}

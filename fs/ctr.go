@@ -25,6 +25,7 @@ type ctr struct {
 	mu       sync.Mutex
 	image    string
 	cmd, env string
+	tag      string
 	state    string // new, starting, running, exited, destroyed
 	code     int
 	c        *sdk.Container
@@ -133,7 +134,7 @@ func (c *ctr) view(parent string) *ctrDir {
 			return err
 		})}, fuse.DT_File},
 		{"env", &propFile{get: c.getProp(&c.env), set: c.setProp("env", &c.env, checkEnv)}, fuse.DT_File},
-		{"tag", notYet("tag"), fuse.DT_File},
+		{"tag", &propFile{get: c.getProp(&c.tag), set: c.setProp("tag", &c.tag, checkTag)}, fuse.DT_File},
 		{"volumes", notYet("volumes"), fuse.DT_File},
 		{"files", &filesDir{v: v, path: "/"}, fuse.DT_Dir},
 		{"ctl", &ctlFile{do: c.ctl}, fuse.DT_File},
@@ -315,6 +316,9 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	}
 	if asleep {
 		opts = append(opts, sdk.Asleep())
+	}
+	if tag := strings.TrimSpace(c.tag); tag != "" {
+		opts = append(opts, sdk.Tag(tag))
 	}
 	paths := make([]string, 0, len(c.pre))
 	for p := range c.pre {
@@ -498,4 +502,12 @@ func splitCommand(s string) ([]string, error) {
 		words = append(words, cur.String())
 	}
 	return words, nil
+}
+
+// checkTag accepts an empty tag (none) or a valid one.
+func checkTag(s string) error {
+	if t := strings.TrimSpace(s); t != "" {
+		return sdk.CheckTag(t)
+	}
+	return nil
 }

@@ -441,9 +441,13 @@ Unmounting it ends the session: the location removes what it made.
   volumes/ externals/ endpoints/   not built yet
 
 A container directory nodes/any/NAME/:
-  image cmd env       write before start (cmd: words split like a shell:
-                      'single' and "double" quotes, backslash escapes)
-  files/              before start: pre-boot files; after: the container's files
+  image cmd env tag   write before start (cmd: words split like a shell:
+                      'single' and "double" quotes, backslash escapes;
+                      env: KEY=VALUE lines; tag: names the container for
+                      your other sessions, unique in your account)
+  files/              before start: the image's files (once image is
+                      written) under your pre-boot files: writes become
+                      pre-boot files; after start: the container's files
   ctl                 start | start asleep | run CMD... | reboot | reset |
                       stop | destroy
   status              new, starting, running, exited N, destroyed
@@ -458,7 +462,7 @@ rmdir NAME destroys the container.
 Example:
   cd nodes/any && mkdir web && echo busybox > web/image
   echo 'httpd -f -p 80 -h /www' > web/cmd
-  mkdir -p web/files/www && echo '<h1>hello</h1>' > web/files/www/index.html
+  echo '<h1>hello</h1>' > web/files/www/index.html
   echo start > web/ctl && cat web/status
   echo 'run ls /www' > web/ctl; cat web/procs/last/stdout
 `

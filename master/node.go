@@ -254,7 +254,13 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, fmt.Errorf("container %q: %w", name, protocol.ErrExists))
 		return
 	}
-	c := &container{id: id, name: name, session: s.id, node: n.name, image: req.Image, state: "starting"}
+	if req.Tag != "" {
+		if err := m.checkTagFree(s.account, req.Tag); err != nil {
+			m.reply(s.id, msg, nil, err)
+			return
+		}
+	}
+	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting"}
 	m.containers[id] = c
 	s.names[name] = id
 	fwd := &protocol.Msg{Kind: protocol.KindRequest, ID: msg.ID, Op: protocol.OpSpawn, Session: s.id, Container: id}
@@ -264,4 +270,18 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 		return
 	}
 	m.srv.Send(n.peer, fwd)
+}
+
+// checkTagFree checks a tag's syntax and that no live container of the
+// account carries it already.
+func (m *Master) checkTagFree(account, tag string) error {
+	if err := protocol.CheckTag(tag); err != nil {
+		return err
+	}
+	for _, c := range m.containers {
+		if c.account == account && c.tag == tag {
+			return fmt.Errorf("tag %q is taken by container %s: %w", tag, c.name, protocol.ErrExists)
+		}
+	}
+	return nil
 }

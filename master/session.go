@@ -20,6 +20,7 @@ type session struct {
 // container is the master's record of a container.
 type container struct {
 	id, name, session, node, image string
+	account, tag                   string // tag: "" or unique among the account's containers
 	state                          string // starting, running, exited
 	exit                           int
 }
@@ -146,7 +147,7 @@ func (m *Master) list(s *session) protocol.ContainerList {
 }
 
 func (c *container) info() protocol.ContainerInfo {
-	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited"}
+	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag}
 }
 
 // endSession garbage-collects everything the session made.

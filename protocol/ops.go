@@ -160,6 +160,7 @@ type SpawnRequest struct {
 	Stdout   uint64   `cbor:"12,keyasint,omitempty"` // stream ids chosen by the client, 0 = discard
 	Stderr   uint64   `cbor:"13,keyasint,omitempty"`
 	Hostname string   `cbor:"14,keyasint,omitempty"`
+	Tag      string   `cbor:"15,keyasint,omitempty"` // unique among the account's containers; see CheckTag
 }
 
 // NodeSpawn is a spawn as the master forwards it: the request, the id the
@@ -186,6 +187,7 @@ type ContainerInfo struct {
 	State  string `cbor:"5,keyasint"`
 	Exit   int    `cbor:"6,keyasint"`
 	Exited bool   `cbor:"7,keyasint"`
+	Tag    string `cbor:"8,keyasint,omitempty"`
 }
 
 // ContainerList lists the session's containers.

@@ -16,6 +16,7 @@ type Container struct {
 	ID   string // the location's id for it
 	Name string // unique within the session
 	Node string // the node it runs on
+	Tag  string // its tag, "" if none
 
 	onStdout, onStderr func([]byte)
 	onExit             func(int)
@@ -41,7 +42,12 @@ func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnO
 		o(&sc)
 	}
 	sc.req.Node, sc.req.Image = node, image
-	c := &Container{loc: l, onStdout: sc.onStdout, onStderr: sc.onStderr, onExit: sc.onExit,
+	if sc.req.Tag != "" {
+		if err := protocol.CheckTag(sc.req.Tag); err != nil {
+			return nil, fmt.Errorf("spawn %s: %w", image, err)
+		}
+	}
+	c := &Container{loc: l, Tag: sc.req.Tag, onStdout: sc.onStdout, onStderr: sc.onStderr, onExit: sc.onExit,
 		procs: map[string]*Process{}, isGone: make(chan struct{})}
 	b := c.newBoot(&sc.req.Stdout, &sc.req.Stderr)
 	var rep protocol.SpawnReply

@@ -81,6 +81,13 @@ func User(user string) SpawnOption { return func(c *spawnConfig) { c.req.User = 
 // Name names the container; names are unique within a session.
 func Name(name string) SpawnOption { return func(c *spawnConfig) { c.req.Name = name } }
 
+// Tag names the container for the other sessions of the account (see
+// CheckTag); a tag is unique among the account's live containers.
+func Tag(tag string) SpawnOption { return func(c *spawnConfig) { c.req.Tag = tag } }
+
+// CheckTag reports whether tag is a valid container tag (ErrInvalid if not).
+func CheckTag(tag string) error { return protocol.CheckTag(tag) }
+
 // Hostname sets the container's hostname (default: its id).
 func Hostname(h string) SpawnOption { return func(c *spawnConfig) { c.req.Hostname = h } }
 

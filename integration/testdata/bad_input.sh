@@ -21,6 +21,9 @@ must_fail "unknown verb" "Invalid argument" bash -c 'echo frobnicate > bad/ctl'
 grep -q "unknown command" bad/error || fail "error: $(cat bad/error)"
 must_fail "bad quoting" "Invalid argument" bash -c "echo \"sh -c 'oops\" > bad/cmd"
 must_fail "tunnel" "not supported" bash -c 'echo "tunnel 80 8080" > bad/ctl'
+must_fail "bad tag" "Invalid argument" bash -c 'echo "Not A Tag!" > bad/tag'
+grep -q "tag" bad/error || fail "error: $(cat bad/error)"
+expect "tag unchanged" "$(cat bad/tag)" ""
 must_fail "mkdir existing name" "File exists" mkdir bad
 must_fail "same name on another dir" "File exists" mkdir "$MNT/nodes/$(ls "$MNT/nodes" | grep -v '^any$' | head -1)/bad"
 must_fail "mkdir volumes" "not supported" mkdir "$MNT/volumes/v"
@@ -34,6 +37,7 @@ must_fail "image after start" "busy" bash -c 'echo other > bad/image'
 grep -q "cannot change image" bad/error || fail "error: $(cat bad/error)"
 expect "image unchanged" "$(cat bad/image)" "busybox"
 must_fail "cmd after start" "busy" bash -c 'echo ls > bad/cmd'
+must_fail "tag after start" "busy" bash -c 'echo late > bad/tag'
 must_fail "start twice" "busy" bash -c 'echo start > bad/ctl'
 # files/ cannot be left: .. at files/ is the container dir, and the
 # container's root is not the host's

@@ -19,6 +19,8 @@ echo busybox > web/image
 expect "image" "$(cat web/image)" "busybox"
 expect "size of image" "$(stat -c %s web/image)" "8"
 echo 'httpd -f -p 80 -h /www' > web/cmd
+echo web-1 > web/tag
+expect "tag" "$(cat web/tag)" "web-1"
 expect "cmd" "$(cat web/cmd)" "httpd -f -p 80 -h /www"
 # before start, files/ is the image's tree with pre-boot files laid over it
 expect "image tree before start" "$(ls web/files | tr '\n' ' ')" "bin etc root tmp www "

@@ -2,8 +2,10 @@ package integration
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -288,3 +290,49 @@ func TestImageUploadsOnlyMissingLayers(t *testing.T) {
 }
 
 var _ = syscall.SIGKILL
+
+// TestInstantExitsAreNotLost: a main process that exits before the spawn
+// (or reboot) reply reaches the client still ends Wait with its code, and
+// an old boot's exit never ends the new boot.
+func TestInstantExitsAreNotLost(t *testing.T) {
+	env := testenv.Start(t)
+	loc := env.Connect(t)
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	for i := range 8 {
+		ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sh", "-c", fmt.Sprintf("exit %d", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		wctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		code, err := ctr.Wait(wctx)
+		cancel()
+		if err != nil || code != i+1 {
+			t.Fatalf("spawn %d: code %d, %v", i, code, err)
+		}
+	}
+	ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sh", "-c", "sleep 1; exit 7"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, err := ctr.Wait(ctx); err != nil || code != 7 {
+		t.Fatalf("first boot: %d %v", code, err)
+	}
+	if err := ctr.Reboot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if done, _ := ctr.Exited(); done {
+		t.Fatal("the first boot's exit ended the second boot")
+	}
+	list, _ := loc.ListContainers(ctx)
+	if len(list) != 9 || list[0].State == "" {
+		t.Fatalf("list: %+v", list)
+	}
+	for _, c := range list {
+		if c.ID == ctr.ID && c.State != "running" {
+			t.Fatalf("the master says the rebooted container is %s", c.State)
+		}
+	}
+	if code, err := ctr.Wait(ctx); err != nil || code != 7 {
+		t.Fatalf("second boot: %d %v", code, err)
+	}
+}

@@ -120,15 +120,17 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 		if msg.Err != nil {
 			m.forget(c)
 		} else {
-			if c.state == "starting" {
-				c.state = "running"
-			}
-			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node})
+			var rep protocol.SpawnReply
+			msg.DecodeBody(&rep)
+			c.booted(rep.Boot)
+			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot})
 		}
 	case msg.Op == protocol.OpDestroy && c != nil && msg.Err == nil:
 		m.forget(c)
 	case (msg.Op == protocol.OpReboot || msg.Op == protocol.OpReset) && c != nil && msg.Err == nil:
-		c.state = "running"
+		var rep protocol.BootReply
+		msg.DecodeBody(&rep)
+		c.booted(rep.Boot)
 	}
 	if _, ok := m.sessions[msg.Session]; ok {
 		m.srv.Send(msg.Session, msg)
@@ -155,7 +157,7 @@ func (m *Master) nodeEvent(n *node, msg *protocol.Msg) {
 		var ev protocol.ContainerExit
 		if msg.DecodeBody(&ev) == nil {
 			if c := m.containers[ev.Container]; c != nil && c.node == n.name {
-				c.state, c.exit = "exited", ev.Code
+				c.exitedEvent(ev)
 			}
 		}
 	case protocol.EvContainerGone:

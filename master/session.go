@@ -23,6 +23,7 @@ type container struct {
 	account, tag                   string // tag: "" or unique among the account's containers
 	state                          string // starting, running, exited
 	exit                           int
+	boot, exitedBoot               int // the newest boot the node named, and the last one seen exiting
 }
 
 func (m *Master) handleClient(account string, in protocol.Incoming) {
@@ -191,4 +192,30 @@ func (m *Master) event(sessionID, op string, body any) {
 		return
 	}
 	m.srv.Send(sessionID, ev)
+}
+
+// booted records that the node started boot b (0: a node that does not
+// number boots); the container runs unless that boot's exit came first.
+func (c *container) booted(b int) {
+	if b != 0 && b < c.boot {
+		return
+	}
+	c.boot = b
+	if b != 0 && c.exitedBoot == b {
+		c.state = "exited"
+		return
+	}
+	c.state = "running"
+}
+
+// exitedEvent records a main-process exit unless it is an older boot's.
+func (c *container) exitedEvent(ev protocol.ContainerExit) {
+	if ev.Boot != 0 && ev.Boot < c.boot {
+		return
+	}
+	if ev.Boot > c.boot {
+		c.boot = ev.Boot
+	}
+	c.exitedBoot = ev.Boot
+	c.state, c.exit = "exited", ev.Code
 }

@@ -100,17 +100,19 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 		rc.Destroy(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("session ended during spawn: %w", protocol.ErrUnavailable)
 	}
-	if err := n.startBoot(ctx, c, r.Stdout, r.Stderr, rc.Start); err != nil {
+	boot, err := n.startBoot(ctx, c, r.Stdout, r.Stderr, rc.Start)
+	if err != nil {
 		n.destroy(context.WithoutCancel(ctx), c, "start failed")
 		return nil, err
 	}
 	n.log.Info("container started", "container", c.id, "image", spec.Image, "session", c.session)
-	return protocol.SpawnReply{ID: c.id}, nil
+	return protocol.SpawnReply{ID: c.id, Boot: boot}, nil
 }
 
 // boot starts (or restarts) the main task with fresh output streams and
-// watches for its exit.
-func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64, start func(context.Context, io.Writer, io.Writer) error) error {
+// watches for its exit. It returns the boot's number, which its exit event
+// carries.
+func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64, start func(context.Context, io.Writer, io.Writer) error) (int, error) {
 	stdout, stderr := n.output(c.session, stdoutID), n.output(c.session, stderrID)
 	c.mu.Lock()
 	c.boot++
@@ -119,7 +121,7 @@ func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64,
 	if err := start(ctx, writerOrDiscard(stdout), writerOrDiscard(stderr)); err != nil {
 		n.closeOutput(c.session, stdout, err)
 		n.closeOutput(c.session, stderr, err)
-		return err
+		return 0, err
 	}
 	n.wg.Add(1)
 	go func() {
@@ -134,9 +136,9 @@ func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64,
 			return
 		}
 		n.log.Info("container exited", "container", c.id, "code", code)
-		n.event(c.session, protocol.EvContainerExit, protocol.ContainerExit{Container: c.id, Code: code})
+		n.event(c.session, protocol.EvContainerExit, protocol.ContainerExit{Container: c.id, Code: code, Boot: boot})
 	}()
-	return nil
+	return boot, nil
 }
 
 func (n *Node) reboot(ctx context.Context, c *ctr, m *protocol.Msg, reset bool) (any, error) {
@@ -148,10 +150,11 @@ func (n *Node) reboot(ctx context.Context, c *ctr, m *protocol.Msg, reset bool) 
 	if reset {
 		start = c.rc.Reset
 	}
-	c.mu.Lock()
-	c.boot++ // the old boot's exit is part of the reboot, not news
-	c.mu.Unlock()
-	return protocol.Empty{}, n.startBoot(ctx, c, req.Stdout, req.Stderr, start)
+	boot, err := n.startBoot(ctx, c, req.Stdout, req.Stderr, start)
+	if err != nil {
+		return nil, err
+	}
+	return protocol.BootReply{Boot: boot}, nil
 }
 
 // destroy removes a container and everything of it.

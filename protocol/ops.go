@@ -176,6 +176,7 @@ type SpawnReply struct {
 	ID   string `cbor:"1,keyasint"`
 	Name string `cbor:"2,keyasint"`
 	Node string `cbor:"3,keyasint"`
+	Boot int    `cbor:"4,keyasint,omitempty"` // the first boot's number
 }
 
 // ContainerInfo describes one container of the session.
@@ -277,6 +278,13 @@ type SessionEnd struct {
 type ContainerExit struct {
 	Container string `cbor:"1,keyasint"`
 	Code      int    `cbor:"2,keyasint"`
+	Boot      int    `cbor:"3,keyasint,omitempty"` // which boot exited (see BootReply)
+}
+
+// BootReply answers a reboot or reset with the number of the new boot;
+// exit events of earlier boots are stale.
+type BootReply struct {
+	Boot int `cbor:"1,keyasint"`
 }
 
 // ContainerGone reports that a container no longer exists.

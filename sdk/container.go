@@ -21,20 +21,30 @@ type Container struct {
 	onStdout, onStderr func([]byte)
 	onExit             func(int)
 
-	mu       sync.Mutex
-	boot     *bootState
-	procs    map[string]*Process
-	goneWhy  string
-	isGone   chan struct{}
-	goneOnce sync.Once
+	mu           sync.Mutex
+	boot         *bootState
+	procs        map[string]*Process
+	pendingExits map[int]int // boot number → code, for exits ahead of their boot's reply
+	goneWhy      string
+	isGone       chan struct{}
+	goneOnce     sync.Once
 }
 
 // bootState is one boot of the main process: its output and exit.
 type bootState struct {
 	outputs sync.WaitGroup // output readers still draining
 	done    chan struct{}
+	once    sync.Once
 	code    int
+	num     int // the node's number for this boot; 0 until its reply names it
 }
+
+// anyBoot marks a boot of a container this session did not start (found by
+// id): any exit reported for it counts.
+const anyBoot = -1
+
+// maxEarlyExits bounds the exits kept for spawns whose reply is pending.
+const maxEarlyExits = 1024
 
 func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnOption) (*Container, error) {
 	var sc spawnConfig
@@ -58,8 +68,13 @@ func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnO
 	c.ID, c.Name, c.Node = rep.ID, rep.Name, rep.Node
 	l.mu.Lock()
 	l.containers[c.ID] = c
+	ev, early := l.early[c.ID]
+	delete(l.early, c.ID)
 	l.mu.Unlock()
-	_ = b
+	c.named(b, rep.Boot)
+	if early {
+		c.exitEvent(ev.Boot, ev.Code)
+	}
 	return c, nil
 }
 
@@ -123,26 +138,62 @@ func (l *Location) receiver(id uint64, cid string) *protocol.Receiver {
 	return r
 }
 
-// exited records the main process's exit once its output is drained.
-func (c *Container) exited(code int) {
+// exitEvent handles the location's report that boot num's main process
+// exited (num 0: a node that does not number boots, taken as the current
+// one). An older boot's exit is stale; one that beat the reply naming the
+// current boot waits for it.
+func (c *Container) exitEvent(num, code int) {
 	c.mu.Lock()
 	b := c.boot
-	c.mu.Unlock()
-	if b == nil {
+	switch {
+	case b == nil:
+		c.mu.Unlock()
+		return
+	case num == 0 || b.num == num || b.num == anyBoot:
+	case b.num == 0 || num > b.num:
+		if c.pendingExits == nil {
+			c.pendingExits = map[int]int{}
+		}
+		c.pendingExits[num] = code
+		c.mu.Unlock()
+		return
+	default:
+		c.mu.Unlock()
 		return
 	}
+	c.mu.Unlock()
+	c.finishBoot(b, code)
+}
+
+// named records the node's number for boot b and applies its exit if that
+// came first.
+func (c *Container) named(b *bootState, num int) {
+	c.mu.Lock()
+	b.num = num
+	code, ok := c.pendingExits[num]
+	for k := range c.pendingExits {
+		if k <= num {
+			delete(c.pendingExits, k)
+		}
+	}
+	current := c.boot == b
+	c.mu.Unlock()
+	if ok && current && num != 0 {
+		c.finishBoot(b, code)
+	}
+}
+
+// finishBoot records a boot's exit once its output is drained.
+func (c *Container) finishBoot(b *bootState, code int) {
 	go func() {
 		b.outputs.Wait()
-		b.code = code
-		select {
-		case <-b.done:
-			return
-		default:
-		}
-		close(b.done)
-		if c.onExit != nil {
-			c.loc.callback(func() { c.onExit(code) })
-		}
+		b.once.Do(func() {
+			b.code = code
+			close(b.done)
+			if c.onExit != nil {
+				c.loc.callback(func() { c.onExit(code) })
+			}
+		})
 	}()
 }
 
@@ -215,11 +266,13 @@ func (c *Container) Reset(ctx context.Context) error { return c.reboot(ctx, prot
 
 func (c *Container) reboot(ctx context.Context, op string) error {
 	var req protocol.RebootRequest
-	c.newBoot(&req.Stdout, &req.Stderr)
-	if err := c.loc.call(ctx, op, req, nil, c.ID); err != nil {
+	b := c.newBoot(&req.Stdout, &req.Stderr)
+	var rep protocol.BootReply
+	if err := c.loc.call(ctx, op, req, &rep, c.ID); err != nil {
 		c.dropStreams(req.Stdout, req.Stderr, err)
 		return fmt.Errorf("%s %s: %w", op, c.Name, err)
 	}
+	c.named(b, rep.Boot)
 	return nil
 }
 
@@ -272,6 +325,6 @@ func (l *Location) ContainerByID(id string) *Container {
 		return c
 	}
 	c := &Container{loc: l, ID: id, Name: id, procs: map[string]*Process{}, isGone: make(chan struct{})}
-	c.boot = &bootState{done: make(chan struct{})}
+	c.boot = &bootState{done: make(chan struct{}), num: anyBoot}
 	return c
 }

@@ -30,6 +30,7 @@ type Location struct {
 	mu         sync.Mutex
 	offer      protocol.Offer
 	containers map[string]*Container
+	early      map[string]protocol.ContainerExit // exits that beat their spawn's reply
 	closed     bool
 	lastPong   time.Time
 
@@ -179,8 +180,17 @@ func (l *Location) event(m *protocol.Msg) {
 	case protocol.EvContainerExit:
 		var ev protocol.ContainerExit
 		if m.DecodeBody(&ev) == nil {
-			if c := l.container(ev.Container); c != nil {
-				c.exited(ev.Code)
+			l.mu.Lock()
+			c := l.containers[ev.Container]
+			if c == nil {
+				if l.early == nil || len(l.early) > maxEarlyExits {
+					l.early = map[string]protocol.ContainerExit{}
+				}
+				l.early[ev.Container] = ev
+			}
+			l.mu.Unlock()
+			if c != nil {
+				c.exitEvent(ev.Boot, ev.Code)
 			}
 		}
 	case protocol.EvContainerGone:

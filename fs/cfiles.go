@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -27,11 +28,11 @@ type preEntry struct {
 // pre-boot tree, after start the container's filesystem. Paths are
 // absolute in the container and always cleaned, so nothing leaves it.
 type filesDir struct {
-	v    *ctrDir
-	path string
+	v *ctrDir
+	pathOf
 }
 
-func (d *filesDir) child(name string) string { return path.Join(d.path, name) }
+func (d *filesDir) child(name string) string { return path.Join(d.path(), name) }
 
 // node returns the one node for a path under this view, replacing it when
 // its kind changed.
@@ -66,23 +67,23 @@ func (d *filesDir) nodeFor(p string, isDir bool, mode os.FileMode, live bool) fu
 	c := d.v.c
 	switch {
 	case isDir:
-		return d.v.node(p, "dir", func() fusefs.Node { return &filesDir{v: d.v, path: p} })
+		return d.v.node(p, "dir", func() fusefs.Node { return withPath(&filesDir{v: d.v}, p) })
 	case !live && mode&os.ModeSymlink != 0:
-		return d.v.node(p, "prelink", func() fusefs.Node { return &preLink{c: c, path: p} })
+		return d.v.node(p, "prelink", func() fusefs.Node { return withPath(&preLink{c: c}, p) })
 	case !live:
-		return d.v.node(p, "pre", func() fusefs.Node { return &preFile{c: c, path: p} })
+		return d.v.node(p, "pre", func() fusefs.Node { return withPath(&preFile{c: c}, p) })
 	case mode&os.ModeSymlink != 0:
-		return d.v.node(p, "link", func() fusefs.Node { return &liveLink{v: d.v, path: p} })
+		return d.v.node(p, "link", func() fusefs.Node { return withPath(&liveLink{v: d.v}, p) })
 	}
-	return d.v.node(p, "file", func() fusefs.Node { return &liveFile{v: d.v, path: p} })
+	return d.v.node(p, "file", func() fusefs.Node { return withPath(&liveFile{v: d.v}, p) })
 }
 
 func (d *filesDir) Attr(ctx context.Context, a *fuse.Attr) error {
 	dirAttr(a, 0o755)
-	if sc := d.v.c.started(); sc != nil && d.path != "/" {
+	if sc := d.v.c.started(); sc != nil && d.path() != "/" {
 		cctx, cancel := callCtx(ctx)
 		defer cancel()
-		fi, err := sc.Stat(cctx, d.path)
+		fi, err := sc.Stat(cctx, d.path())
 		if err != nil {
 			return errno(err)
 		}
@@ -90,8 +91,8 @@ func (d *filesDir) Attr(ctx context.Context, a *fuse.Attr) error {
 		a.Mtime = fi.ModTime
 		return nil
 	}
-	if d.v.c.preEntry(d.path) == nil {
-		if fi, ok := d.v.c.imageEntry(ctx, d.path); ok {
+	if d.v.c.preEntry(d.path()) == nil {
+		if fi, ok := d.v.c.imageEntry(ctx, d.path()); ok {
 			a.Mode = os.ModeDir | os.FileMode(fi.Mode).Perm()
 			a.Mtime = fi.ModTime
 		}
@@ -129,7 +130,7 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	if sc := c.started(); sc != nil {
 		cctx, cancel := callCtx(ctx)
 		defer cancel()
-		list, err := sc.List(cctx, d.path)
+		list, err := sc.List(cctx, d.path())
 		if err != nil {
 			return nil, errno(err)
 		}
@@ -141,7 +142,7 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	seen := map[string]bool{}
 	c.mu.Lock()
 	for p, e := range c.pre {
-		if p != d.path && path.Dir(p) == d.path {
+		if p != d.path() && path.Dir(p) == d.path() {
 			t := fuse.DT_File
 			if e.dir {
 				t = fuse.DT_Dir
@@ -151,7 +152,7 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 		}
 	}
 	c.mu.Unlock()
-	for name, fi := range c.imageDir(ctx, d.path) {
+	for name, fi := range c.imageDir(ctx, d.path()) {
 		if !seen[name] {
 			out = append(out, fuse.Dirent{Name: name, Type: direntType(os.FileMode(fi.Mode))})
 		}
@@ -263,6 +264,7 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 		if err := sc.Rename(cctx, from, to); err != nil {
 			return c.fail(err)
 		}
+		c.movePaths(from, to)
 		return nil
 	}
 	if c.preEntry(from) == nil {
@@ -271,34 +273,51 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 		}
 	}
 	c.mu.Lock()
-	defer c.mu.Unlock()
 	e := c.pre[from]
-	if e == nil {
+	switch {
+	case e == nil:
+		c.mu.Unlock()
 		return fuse.Errno(syscall.ENOENT)
+	case c.state != "new":
+		c.mu.Unlock()
+		return fuse.Errno(syscall.EBUSY)
+	case e.dir && (to == from || strings.HasPrefix(to, from+"/")):
+		c.mu.Unlock()
+		return fuse.Errno(syscall.EINVAL)
 	}
-	if e.dir {
-		return fuse.Errno(syscall.ENOTSUP)
+	if old := c.pre[to]; old != nil && old.dir != e.dir {
+		c.mu.Unlock()
+		if old.dir {
+			return fuse.Errno(syscall.EISDIR)
+		}
+		return fuse.Errno(syscall.ENOTDIR)
 	}
-	delete(c.pre, from)
-	c.pre[to] = e
+	for p, pe := range c.pre {
+		if p == from || strings.HasPrefix(p, from+"/") {
+			delete(c.pre, p)
+			c.pre[to+p[len(from):]] = pe
+		}
+	}
+	c.mu.Unlock()
+	c.movePaths(from, to)
 	return nil
 }
 
 // preFile is a pre-boot file: its bytes live here until start.
 type preFile struct {
-	c    *ctr
-	path string
+	c *ctr
+	pathOf
 }
 
 func (f *preFile) entry() *preEntry {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
-	return f.c.pre[f.path]
+	return f.c.pre[f.path()]
 }
 
 func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	f.c.mu.Lock()
-	e := f.c.pre[f.path]
+	e := f.c.pre[f.path()]
 	if e != nil {
 		fileAttr(a, os.FileMode(e.mode), len(e.data))
 		a.Mtime = e.mtime
@@ -307,7 +326,7 @@ func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	if e != nil {
 		return nil
 	}
-	fi, ok := f.c.imageEntry(ctx, f.path)
+	fi, ok := f.c.imageEntry(ctx, f.path())
 	if !ok {
 		return fuse.Errno(syscall.ENOENT)
 	}
@@ -324,17 +343,17 @@ func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.Op
 		return f, nil
 	}
 	if req.Flags.IsReadOnly() {
-		fi, ok := f.c.imageEntry(ctx, f.path)
+		fi, ok := f.c.imageEntry(ctx, f.path())
 		if !ok {
 			return nil, fuse.Errno(syscall.ENOENT)
 		}
-		data, err := f.c.readImageFile(ctx, f.path, fi)
+		data, err := f.c.readImageFile(ctx, f.path(), fi)
 		if err != nil {
 			return nil, err
 		}
 		return &imageHandle{data: data}, nil
 	}
-	if _, err := f.c.copyUp(ctx, f.path, req.Flags&fuse.OpenTruncate != 0); err != nil {
+	if _, err := f.c.copyUp(ctx, f.path(), req.Flags&fuse.OpenTruncate != 0); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -342,13 +361,13 @@ func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.Op
 
 func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
 	if f.entry() == nil {
-		if _, err := f.c.copyUp(ctx, f.path, req.Valid.Size() && req.Size == 0); err != nil {
+		if _, err := f.c.copyUp(ctx, f.path(), req.Valid.Size() && req.Size == 0); err != nil {
 			return err
 		}
 	}
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
-	e := f.c.pre[f.path]
+	e := f.c.pre[f.path()]
 	if e == nil {
 		return fuse.Errno(syscall.ENOENT)
 	}
@@ -371,7 +390,7 @@ func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
-	if e := f.c.pre[f.path]; e != nil {
+	if e := f.c.pre[f.path()]; e != nil {
 		resp.Data = append([]byte(nil), sliceAt(e.data, req.Offset, req.Size)...)
 	}
 	return nil
@@ -380,7 +399,7 @@ func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.Re
 func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
-	e := f.c.pre[f.path]
+	e := f.c.pre[f.path()]
 	if e == nil {
 		return fuse.Errno(syscall.ENOENT)
 	}
@@ -399,8 +418,8 @@ func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.
 
 // liveFile is a regular file in a started container.
 type liveFile struct {
-	v    *ctrDir
-	path string
+	v *ctrDir
+	pathOf
 
 	mu      sync.Mutex
 	writers map[*liveHandle]bool
@@ -413,7 +432,7 @@ func (f *liveFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	fi, err := sc.Stat(cctx, f.path)
+	fi, err := sc.Stat(cctx, f.path())
 	size := fi.Size
 	f.mu.Lock()
 	for h := range f.writers {
@@ -488,7 +507,7 @@ func (f *liveFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	if err := sc.Put(cctx, f.path, nil); err != nil {
+	if err := sc.Put(cctx, f.path(), nil); err != nil {
 		return f.v.c.fail(err)
 	}
 	return nil
@@ -555,7 +574,7 @@ func (h *liveHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse
 		fctx, cancel := context.WithCancel(context.Background())
 		stop := context.AfterFunc(ctx, cancel)
 		t := time.AfterFunc(callTimeout, cancel)
-		rc, _, err := sc.FetchReader(fctx, h.f.path)
+		rc, _, err := sc.FetchReader(fctx, h.f.path())
 		stop()
 		t.Stop()
 		if err != nil {
@@ -606,7 +625,7 @@ func (h *liveHandle) fetchBase(ctx context.Context) error {
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	rc, fi, err := sc.FetchReader(cctx, h.f.path)
+	rc, fi, err := sc.FetchReader(cctx, h.f.path())
 	if err == nil {
 		defer rc.Close()
 		h.mode = os.FileMode(fi.Mode).Perm()
@@ -669,7 +688,7 @@ func (h *liveHandle) put(ctx context.Context) error {
 	}
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
 	defer cancel()
-	if err := sc.PutReader(cctx, h.f.path, h.tmp, h.mode); err != nil {
+	if err := sc.PutReader(cctx, h.f.path(), h.tmp, h.mode); err != nil {
 		return h.f.v.c.fail(err)
 	}
 	h.dirty = false
@@ -688,7 +707,7 @@ func (h *liveHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) erro
 	h.closeReader()
 	if h.tmp != nil {
 		if err := h.put(ctx); err != nil {
-			h.f.v.c.f.log.Warn("put on release", "path", h.f.path, "err", err)
+			h.f.v.c.f.log.Warn("put on release", "path", h.f.path(), "err", err)
 		}
 		h.tmp.Close()
 		os.Remove(h.tmp.Name())
@@ -702,8 +721,8 @@ func (h *liveHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) erro
 // liveLink is a symbolic link in a started container; its target is
 // rewritten to stay inside this container's files/.
 type liveLink struct {
-	v    *ctrDir
-	path string
+	v *ctrDir
+	pathOf
 }
 
 func (l *liveLink) Attr(ctx context.Context, a *fuse.Attr) error {
@@ -722,11 +741,11 @@ func (l *liveLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (str
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	fi, err := sc.Stat(cctx, l.path)
+	fi, err := sc.Stat(cctx, l.path())
 	if err != nil {
 		return "", errno(err)
 	}
-	return insideTarget(l.path, fi.Link), nil
+	return insideTarget(l.path(), fi.Link), nil
 }
 
 // insideTarget rewrites the target of the link at p (a container path) as
@@ -752,4 +771,44 @@ func insideTarget(p, target string) string {
 		return "."
 	}
 	return strings.TrimSuffix(rel, "/")
+}
+
+// pathOf is a node's path in the container. The kernel keeps a node across
+// a rename, so a rename moves the paths of the node and all below it.
+type pathOf struct{ v atomic.Pointer[string] }
+
+func (p *pathOf) path() string     { return *p.v.Load() }
+func (p *pathOf) setPath(s string) { p.v.Store(&s) }
+func withPath[T interface{ setPath(string) }](n T, p string) T {
+	n.setPath(p)
+	return n
+}
+
+// movePaths re-keys the nodes at from and below to their new paths in
+// every view of the container, after a rename in the container.
+func (c *ctr) movePaths(from, to string) {
+	c.mu.Lock()
+	views := make([]*ctrDir, 0, len(c.views))
+	for _, v := range c.views {
+		views = append(views, v)
+	}
+	c.mu.Unlock()
+	for _, v := range views {
+		v.mu.Lock()
+		moved := map[string]fusefs.Node{}
+		for p, n := range v.files {
+			if p == from || strings.HasPrefix(p, from+"/") {
+				np := to + p[len(from):]
+				if s, ok := n.(interface{ setPath(string) }); ok {
+					s.setPath(np)
+				}
+				moved[np] = n
+				delete(v.files, p)
+			}
+		}
+		for p, n := range moved {
+			v.files[p] = n
+		}
+		v.mu.Unlock()
+	}
 }

@@ -136,7 +136,7 @@ func (c *ctr) view(parent string) *ctrDir {
 		{"env", &propFile{get: c.getProp(&c.env), set: c.setProp("env", &c.env, checkEnv)}, fuse.DT_File},
 		{"tag", &propFile{get: c.getProp(&c.tag), set: c.setProp("tag", &c.tag, checkTag)}, fuse.DT_File},
 		{"volumes", notYet("volumes"), fuse.DT_File},
-		{"files", &filesDir{v: v, path: "/"}, fuse.DT_Dir},
+		{"files", withPath(&filesDir{v: v}, "/"), fuse.DT_Dir},
 		{"ctl", &ctlFile{do: c.ctl}, fuse.DT_File},
 		{"status", &textFile{get: func() []byte { return []byte(c.status()) }}, fuse.DT_File},
 		{"wait", &waitFile{wait: c.wait}, fuse.DT_File},

@@ -2,8 +2,10 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strings"
+	"sync"
 	"syscall"
 
 	"bazil.org/fuse"
@@ -54,8 +56,14 @@ type streamFile struct {
 	get func() *stream
 }
 
+// Attr gives the stream's length so far as its size, so tools that poll
+// the size (tail -f) see it grow.
 func (f *streamFile) Attr(ctx context.Context, a *fuse.Attr) error {
-	fileAttr(a, 0o444, 0)
+	var n int64
+	if s := f.get(); s != nil {
+		n = s.size()
+	}
+	fileAttr(a, 0o444, int(n))
 	return nil
 }
 
@@ -67,20 +75,34 @@ func (f *streamFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse
 	if s == nil {
 		return nil, fuse.Errno(syscall.ENOENT)
 	}
-	resp.Flags |= fuse.OpenDirectIO | fuse.OpenNonSeekable
+	resp.Flags |= fuse.OpenDirectIO
 	return &streamHandle{s: s}, nil
 }
 
+// streamHandle reads a stream at the offsets the kernel asks for. A read
+// at the end blocks for more (EAGAIN instead with O_NONBLOCK, as tail -f
+// polls); a "bytes missed" notice shifts the file's offsets from the
+// stream's by delta.
 type streamHandle struct {
-	s   *stream
-	pos int64 // guarded by the kernel: reads of one handle are serialized for non-seekable files
+	s     *stream
+	mu    sync.Mutex
+	delta int64 // stream position = file offset + delta
 }
 
 func (h *streamHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
-	b, err := h.s.readAt(ctx, &h.pos, req.Size)
+	h.mu.Lock()
+	pos := req.Offset + h.delta
+	h.mu.Unlock()
+	b, err := h.s.readAt(ctx, &pos, req.Size, req.FileFlags&fuse.OpenNonblock != 0)
+	if errors.Is(err, errWouldBlock) {
+		return fuse.Errno(syscall.EAGAIN)
+	}
 	if err != nil {
 		return err
 	}
+	h.mu.Lock()
+	h.delta = pos - (req.Offset + int64(len(b)))
+	h.mu.Unlock()
 	resp.Data = b
 	return nil
 }

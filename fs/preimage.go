@@ -145,8 +145,8 @@ func (h *imageHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fus
 // preLink is a symbolic link of the image before start, its target
 // rewritten to stay inside files/ like a live one.
 type preLink struct {
-	c    *ctr
-	path string
+	c *ctr
+	pathOf
 }
 
 func (l *preLink) Attr(ctx context.Context, a *fuse.Attr) error {
@@ -159,11 +159,11 @@ func (l *preLink) Attr(ctx context.Context, a *fuse.Attr) error {
 }
 
 func (l *preLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (string, error) {
-	fi, ok := l.c.imageEntry(ctx, l.path)
+	fi, ok := l.c.imageEntry(ctx, l.path())
 	if !ok || os.FileMode(fi.Mode)&os.ModeSymlink == 0 {
 		return "", fuse.Errno(syscall.ENOENT)
 	}
-	return insideTarget(l.path, fi.Link), nil
+	return insideTarget(l.path(), fi.Link), nil
 }
 
 var (

@@ -2,6 +2,7 @@ package fs
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 )
@@ -35,6 +36,16 @@ func (s *stream) Write(b []byte) (int, error) {
 	return len(b), nil
 }
 
+// size is the stream's length so far (including what history dropped).
+func (s *stream) size() int64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.start + int64(len(s.buf))
+}
+
+// errWouldBlock: a non-blocking read at the end of an open stream.
+var errWouldBlock = errors.New("no data yet")
+
 // Close ends the stream: readers at the end get EOF.
 func (s *stream) Close() {
 	s.mu.Lock()
@@ -56,7 +67,7 @@ func (s *stream) Reopen() {
 // readAt fills at most n bytes from position *pos, blocking until there is
 // data, the stream is closed (nil, nil at the end) or ctx ends. A reader
 // that fell behind the history is told how much it missed.
-func (s *stream) readAt(ctx context.Context, pos *int64, n int) ([]byte, error) {
+func (s *stream) readAt(ctx context.Context, pos *int64, n int, nonblock bool) ([]byte, error) {
 	for {
 		s.mu.Lock()
 		if *pos < s.start {
@@ -79,6 +90,10 @@ func (s *stream) readAt(ctx context.Context, pos *int64, n int) ([]byte, error) 
 		if s.closed {
 			s.mu.Unlock()
 			return nil, nil
+		}
+		if nonblock {
+			s.mu.Unlock()
+			return nil, errWouldBlock
 		}
 		ch := s.changed
 		s.mu.Unlock()

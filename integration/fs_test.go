@@ -81,6 +81,7 @@ func TestFS(t *testing.T) {
 	t.Run("Python", func(t *testing.T) { runScript(t, 2*time.Minute, "session.py", mnt) })
 	t.Run("BadInput", func(t *testing.T) { runScript(t, 2*time.Minute, "bad_input.sh", mnt) })
 	t.Run("Parallel", func(t *testing.T) { runScript(t, 3*time.Minute, "parallel.sh", mnt, "20") })
+	t.Run("Tools", func(t *testing.T) { runScript(t, 2*time.Minute, "tools.sh", mnt) })
 	t.Run("Streams", func(t *testing.T) { runScript(t, 2*time.Minute, "streams.sh", mnt) })
 
 	t.Run("Images", func(t *testing.T) {

@@ -34,6 +34,9 @@ echo 'tffs:x:1000:1000::/tmp:/bin/sh' >> web/files/etc/passwd
 expect "appended to an image file" "$(head -1 web/files/etc/passwd | cut -d: -f1),$(tail -1 web/files/etc/passwd | cut -d: -f1)" "root,tffs"
 mkdir web/files/tmp/sub
 echo deep > web/files/tmp/sub/x
+mkdir web/files/tmp/pd && echo p > web/files/tmp/pd/f && mv web/files/tmp/pd web/files/tmp/pd2
+expect "pre-boot mv of a dir" "$(cat web/files/tmp/pd2/f)" "p"
+[ ! -e web/files/tmp/pd ] || fail "pre-boot mv left the source"
 if mkdir web/files/etc 2>/dev/null; then fail "mkdir over an image dir succeeded"; fi
 if rm web/files/bin/busybox 2>/dev/null; then fail "rm of an image file before start succeeded"; fi
 grep -q "after start" web/error || fail "error: $(cat web/error)"
@@ -47,6 +50,7 @@ expect "proc exited" "$(cat web/procs/last/status)" "exited 0"
 
 expect "live file" "$(cat web/files/www/index.html)" "<h1>hello</h1>"
 expect "pre-boot dir made in an image dir" "$(cat web/files/tmp/sub/x)" "deep"
+expect "pre-boot moved dir after start" "$(cat web/files/tmp/pd2/f)" "p"
 expect "copied-up file after start" "$(grep -c . web/files/etc/passwd)" "$(($(grep -c . <(echo 'run cat /etc/passwd' > web/ctl; cat web/procs/last/stdout))))"
 grep -q '^tffs:' web/files/etc/passwd || fail "appended line lost at start"
 expect "live size" "$(stat -c %s web/files/www/index.html)" "15"

@@ -26,6 +26,7 @@ type ctr struct {
 	image    string
 	cmd, env string
 	tag      string
+	gen      int    // the boot this directory shows; bumped by reboot and reset
 	state    string // new, starting, running, exited, destroyed
 	code     int
 	c        *sdk.Container
@@ -246,6 +247,8 @@ func (c *ctr) ctl(ctx context.Context, line string) error {
 			c.exitCh, c.exitDone = make(chan struct{}), false
 		}
 		c.state = "running"
+		c.gen++
+		gen := c.gen
 		c.mu.Unlock()
 		var err error
 		if verb == "reboot" {
@@ -256,6 +259,7 @@ func (c *ctr) ctl(ctx context.Context, line string) error {
 		if err != nil {
 			return c.fail(err)
 		}
+		go c.watchExit(sc, gen)
 		c.f.emit("started", "container", c.name, "how", verb)
 		return nil
 	case "stop":
@@ -307,7 +311,7 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	opts := []sdk.SpawnOption{sdk.Name(c.name),
 		sdk.OnStdout(func(b []byte) { c.stdout.Write(b) }),
 		sdk.OnStderr(func(b []byte) { c.stderr.Write(b) }),
-		sdk.OnExit(c.exited)}
+	}
 	if len(args) > 0 {
 		opts = append(opts, sdk.Command(args...))
 	}
@@ -357,7 +361,9 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	if c.state == "starting" {
 		c.state = "running"
 	}
+	gen := c.gen
 	c.mu.Unlock()
+	go c.watchExit(sc, gen)
 	c.f.emit("started", "container", c.name, "node", sc.Node)
 	go func() {
 		select {
@@ -369,9 +375,22 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	return nil
 }
 
-// exited is the main process's OnExit.
-func (c *ctr) exited(code int) {
+// watchExit waits for boot gen's main process to exit (it returns early
+// when the container goes: markDestroyed covers that).
+func (c *ctr) watchExit(sc *sdk.Container, gen int) {
+	if code, err := sc.Wait(context.Background()); err == nil {
+		c.exited(gen, code)
+	}
+}
+
+// exited records that boot gen's main process exited; an earlier boot's
+// exit, arriving after a reboot, changes nothing.
+func (c *ctr) exited(gen, code int) {
 	c.mu.Lock()
+	if gen != c.gen {
+		c.mu.Unlock()
+		return // an earlier boot's
+	}
 	if c.state != "destroyed" {
 		c.state, c.code = "exited", code
 	}

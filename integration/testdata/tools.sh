@@ -54,5 +54,22 @@ rm -r $D/in2
 [ ! -e $D/in2 ] || fail "rm -r left the tree"
 echo 'run ls /data' > tools/ctl
 expect "after rm -r" "$(cat tools/procs/last/stdout | tr '\n' ' ')" "a lnk "
+
+# reboot keeps the container's files, reset goes back to the image's;
+# wait and status follow the current boot
+echo hello > $D/keep
+echo stop > tools/ctl
+expect "wait after stop" "$(cat tools/wait)" "137"
+echo reboot > tools/ctl
+expect "status after reboot" "$(cat tools/status)" "running"
+expect "file kept by reboot" "$(cat $D/keep)" "hello"
+sleep 0.5
+expect "still running after the old boot's exit" "$(cat tools/status)" "running"
+echo reset > tools/ctl
+expect "status after reset" "$(cat tools/status)" "running"
+[ ! -e $D ] || fail "reset kept /data: $(ls $D)"
+echo stop > tools/ctl
+expect "wait after the second stop" "$(cat tools/wait)" "137"
+expect "status after the second stop" "$(cat tools/status)" "exited 137"
 rmdir tools
 echo OK

@@ -44,6 +44,7 @@ func (m *Master) handleClient(account string, in protocol.Incoming) {
 		if s != nil {
 			m.endSession(s.id, "closed by client")
 		}
+		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindBye}) // the client may stop waiting
 		return
 	case protocol.KindRequest:
 		if msg.Op == protocol.OpHello {

@@ -34,6 +34,7 @@ type Location struct {
 	closed     bool
 	lastPong   time.Time
 
+	byeAck    chan struct{} // the master's answer to our goodbye
 	callbacks chan func()
 	done      chan struct{}
 	wg        sync.WaitGroup
@@ -70,7 +71,7 @@ func Connect(ctx context.Context, opts ...Option) (*Location, error) {
 	l := &Location{
 		cfg: cfg, log: cfg.log, calls: protocol.NewCalls(), streams: protocol.NewStreams(),
 		session: "s-" + hex.EncodeToString(b), containers: map[string]*Container{},
-		callbacks: make(chan func(), 1024), done: make(chan struct{}), lastPong: time.Now(),
+		callbacks: make(chan func(), 1024), byeAck: make(chan struct{}, 1), done: make(chan struct{}), lastPong: time.Now(),
 	}
 	conn, err := protocol.Dial(ctx, protocol.TCPAddr(lc.Master), lc.MasterKey, *kp, l.session, cfg.log)
 	if err != nil {
@@ -104,7 +105,15 @@ func (l *Location) Close() error {
 	}
 	l.closed = true
 	l.mu.Unlock()
-	l.conn.Send(&protocol.Msg{Kind: protocol.KindBye}) // flushed by the socket's linger
+	// Wait (briefly) for the master to answer the goodbye: a process that
+	// exits right after Close would otherwise drop it with its socket, and
+	// the session would live on until its heartbeat timeout.
+	if l.conn.Send(&protocol.Msg{Kind: protocol.KindBye}) == nil {
+		select {
+		case <-l.byeAck:
+		case <-time.After(byeWait):
+		}
+	}
 	l.shutdown()
 	return nil
 }
@@ -153,6 +162,11 @@ func (l *Location) dispatch(m *protocol.Msg) {
 		l.mu.Unlock()
 	case protocol.KindEvent:
 		l.event(m)
+	case protocol.KindBye:
+		select {
+		case l.byeAck <- struct{}{}:
+		default:
+		}
 	}
 }
 
@@ -341,3 +355,6 @@ func (n *Node) SpawnContainer(ctx context.Context, image string, opts ...SpawnOp
 }
 
 var errClosed = errors.New("session closed")
+
+// byeWait bounds how long Close waits for the master to answer the goodbye.
+const byeWait = 2 * time.Second

@@ -15,6 +15,7 @@ import (
 func locationUp(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("location up", flag.ContinueOnError)
 	dir := fs.String("dir", filepath.Join(protocol.DefaultDir(), "location"), "location state directory")
+	name := fs.String("name", "local", "location name (client config; the node's containerd namespace is tffs-NAME)")
 	listen := fs.String("listen", fmt.Sprintf("tcp://127.0.0.1:%d", protocol.DefaultPort), "master endpoint")
 	ctrd := fs.String("containerd", "", "containerd socket (empty: a private containerd)")
 	mnt := fs.String("mount", "location", "mount the location here")
@@ -26,7 +27,7 @@ func locationUp(ctx context.Context, args []string) error {
 	}
 	log := logger(*debug)
 	fmt.Fprintln(os.Stderr, "starting the location (master, node, containerd) …")
-	loc, err := location.Up(ctx, location.Config{Dir: *dir, Listen: *listen, Containerd: *ctrd, SessionTimeout: *timeout, Log: log})
+	loc, err := location.Up(ctx, location.Config{Dir: *dir, Name: *name, Listen: *listen, Containerd: *ctrd, SessionTimeout: *timeout, Log: log})
 	if err != nil {
 		return err
 	}

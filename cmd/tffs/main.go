@@ -10,12 +10,15 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
+
+	zmq "github.com/pebbe/zmq4"
 )
 
 const usage = `tffs — containers driven from Go or from files
 
 Usage:
-  tffs location up [--dir DIR] [--mount DIR | --no-mount]   run a master, a node and a local account here
+  tffs location up [--dir DIR] [--name NAME] [--mount DIR | --no-mount]   run a master, a node and a local account here
   tffs master [--dir DIR] [--listen ADDR] [--config FILE]   run a master
   tffs node --name NAME --master ADDR --master-key KEY       run a node
   tffs node register|remove NAME [PUBKEY]                    register a node key with the running master
@@ -33,12 +36,34 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := run(ctx, os.Args[1:])
 	stop()
+	flushSockets()
 	if err != nil {
 		if ec, ok := err.(exitCode); ok {
 			os.Exit(int(ec))
 		}
 		fmt.Fprintln(os.Stderr, "tffs:", err)
 		os.Exit(1)
+	}
+}
+
+// flushSockets lets messages queued on closed ZeroMQ sockets leave before
+// the process exits: a socket's linger only runs while the process lives,
+// so exiting right after sdk.Location.Close would often drop the session's
+// goodbye, and the master would keep the session (and its containers, e.g.
+// those of an unmounted `tffs mount`) until it timed out. Terminating the
+// context waits for that, up to the sockets' linger; it does not return
+// while a socket is still open (the ZAP handler's, in a master: stopped
+// first), hence also the bound.
+func flushSockets() {
+	done := make(chan struct{})
+	go func() {
+		zmq.AuthStop() // a no-op unless this process ran a master
+		zmq.Term()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(500 * time.Millisecond):
 	}
 }
 

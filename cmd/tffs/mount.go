@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -19,6 +20,9 @@ func mountLocation(ctx context.Context, dir string, log *slog.Logger) (func(), e
 }
 
 func mountNamed(ctx context.Context, location, dir string, log *slog.Logger) (func(), error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	m, err := mountLive(ctx, location, dir, log)
 	if err != nil {
 		return nil, err
@@ -30,7 +34,15 @@ func mountNamed(ctx context.Context, location, dir string, log *slog.Logger) (fu
 	}, nil
 }
 
+// mountLive mounts the location at dir, which must be an existing directory.
 func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tffsfs.Mounted, error) {
+	if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("mount point %s does not exist", dir)
+	} else if err != nil {
+		return nil, fmt.Errorf("mount point: %w", err)
+	} else if !fi.IsDir() {
+		return nil, fmt.Errorf("mount point %s is not a directory", dir)
+	}
 	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var opts []sdk.Option
@@ -40,10 +52,6 @@ func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tf
 	opts = append(opts, sdk.WithLogger(log))
 	loc, err := sdk.Connect(cctx, opts...)
 	if err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		loc.Close()
 		return nil, err
 	}
 	// The mount outlives the connect timeout: it ends with ctx or an unmount.
@@ -56,7 +64,7 @@ func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tf
 }
 
 // mountCommand is `tffs mount [--location NAME] MNT`: it serves until
-// Ctrl-C or until the mount is unmounted from outside.
+// Ctrl-C or until the mount is unmounted from outside. MNT must exist.
 func mountCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mount", flag.ContinueOnError)
 	locName := fs.String("location", "", "location name (default: the default location)")

@@ -120,7 +120,10 @@ func (c *Container) stopBoot(ctx context.Context, grace time.Duration) error {
 	if b == nil {
 		return nil
 	}
-	ctx = c.r.nsCtx(ctx)
+	// Stopping is cleanup: it goes on (bounded) when the caller's context
+	// is already cancelled, as during a node's shutdown.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.r.nsCtx(ctx)), grace+30*time.Second)
+	defer cancel()
 	if grace > 0 && !b.isExited() {
 		_ = b.task.Kill(ctx, syscall.SIGTERM)
 		select {

@@ -573,7 +573,7 @@ func (h *liveHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse
 	if h.rc == nil {
 		fctx, cancel := context.WithCancel(context.Background())
 		stop := context.AfterFunc(ctx, cancel)
-		t := time.AfterFunc(callTimeout, cancel)
+		t := time.AfterFunc(timeoutOf(ctx), cancel)
 		rc, _, err := sc.FetchReader(fctx, h.f.path())
 		stop()
 		t.Stop()
@@ -594,7 +594,7 @@ func (h *liveHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse
 		}
 	}
 	stop := context.AfterFunc(ctx, h.rcancel)
-	t := time.AfterFunc(callTimeout, h.rcancel)
+	t := time.AfterFunc(timeoutOf(ctx), h.rcancel)
 	buf := make([]byte, req.Size)
 	n, err := io.ReadFull(h.rc, buf)
 	interrupted := !stop()

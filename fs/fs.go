@@ -25,8 +25,29 @@ import (
 	"github.com/tffs/tffs/sdk"
 )
 
-// callTimeout bounds every location call a FUSE handler makes.
-const callTimeout = 30 * time.Second
+// DefaultCallTimeout bounds every location call a FUSE handler makes
+// (answered EIO when it passes); see CallTimeout.
+const DefaultCallTimeout = 30 * time.Second
+
+// Option configures Mount.
+type Option func(*options)
+
+type options struct {
+	callTimeout time.Duration
+}
+
+// CallTimeout sets how long a file operation waits for the location
+// before it fails with EIO (default DefaultCallTimeout).
+func CallTimeout(d time.Duration) Option {
+	return func(o *options) {
+		if d > 0 {
+			o.callTimeout = d
+		}
+	}
+}
+
+// timeoutKey carries the mount's call timeout in each request's context.
+type timeoutKey struct{}
 
 // Mounted is a live mount of a session.
 type Mounted struct {
@@ -41,7 +62,11 @@ type Mounted struct {
 // Mount mounts the location session loc at dir and serves until ctx ends or
 // the filesystem is unmounted (fusermount3 -u, umount); then it closes the
 // session. It returns once the mount is live.
-func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger) (*Mounted, error) {
+func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger, opts ...Option) (*Mounted, error) {
+	o := options{callTimeout: DefaultCallTimeout}
+	for _, opt := range opts {
+		opt(&o)
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -53,7 +78,10 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger)
 	f := newFS(loc, log)
 	m := &Mounted{dir: dir, loc: loc, conn: conn, fsys: f, done: make(chan struct{})}
 	go func() {
-		if err := fusefs.Serve(conn, f); err != nil {
+		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, _ fuse.Request) context.Context {
+			return context.WithValue(ctx, timeoutKey{}, o.callTimeout)
+		}})
+		if err := srv.Serve(f); err != nil {
 			log.Warn("fuse serve", "dir", dir, "err", err)
 		}
 		conn.Close()
@@ -164,7 +192,15 @@ func (r *reasonErr) As(target any) bool {
 
 // callCtx derives the context of a location call from a request context.
 func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, callTimeout)
+	return context.WithTimeout(ctx, timeoutOf(ctx))
+}
+
+// timeoutOf is the mount's call timeout, from a request context.
+func timeoutOf(ctx context.Context) time.Duration {
+	if d, ok := ctx.Value(timeoutKey{}).(time.Duration); ok {
+		return d
+	}
+	return DefaultCallTimeout
 }
 
 var uid, gid = uint32(os.Getuid()), uint32(os.Getgid())

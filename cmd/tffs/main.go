@@ -27,7 +27,7 @@ Usage:
   tffs image import FILE|DIR | list | busybox OUT            manage images
   tffs run IMAGE [CMD...]                                    spawn a container, stream its output, exit with its code
   tffs resources                                             print the resource offer
-  tffs mount MNT                                             mount the location as a filesystem
+  tffs mount [--timeout 30s] MNT                             mount the location as a filesystem
 
 Every daemon takes --config FILE (JSON with the flag names as keys) and --debug.
 `

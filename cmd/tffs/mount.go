@@ -23,7 +23,7 @@ func mountNamed(ctx context.Context, location, dir string, log *slog.Logger) (fu
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	m, err := mountLive(ctx, location, dir, log)
+	m, err := mountLive(ctx, location, dir, log, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -35,7 +35,7 @@ func mountNamed(ctx context.Context, location, dir string, log *slog.Logger) (fu
 }
 
 // mountLive mounts the location at dir, which must be an existing directory.
-func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tffsfs.Mounted, error) {
+func mountLive(ctx context.Context, location, dir string, log *slog.Logger, callTimeout time.Duration) (*tffsfs.Mounted, error) {
 	if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("mount point %s does not exist", dir)
 	} else if err != nil {
@@ -55,7 +55,7 @@ func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tf
 		return nil, err
 	}
 	// The mount outlives the connect timeout: it ends with ctx or an unmount.
-	m, err := tffsfs.Mount(ctx, loc, dir, log)
+	m, err := tffsfs.Mount(ctx, loc, dir, log, tffsfs.CallTimeout(callTimeout))
 	if err != nil {
 		loc.Close()
 		return nil, err
@@ -68,15 +68,16 @@ func mountLive(ctx context.Context, location, dir string, log *slog.Logger) (*tf
 func mountCommand(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("mount", flag.ContinueOnError)
 	locName := fs.String("location", "", "location name (default: the default location)")
+	timeout := fs.Duration("timeout", tffsfs.DefaultCallTimeout, "a file operation waiting this long for the location fails with EIO")
 	debug := fs.Bool("debug", false, "debug logging")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: tffs mount [--location NAME] MNT")
+		return fmt.Errorf("usage: tffs mount [--location NAME] [--timeout 30s] MNT")
 	}
 	log := logger(*debug)
-	m, err := mountLive(ctx, *locName, fs.Arg(0), log)
+	m, err := mountLive(ctx, *locName, fs.Arg(0), log, *timeout)
 	if err != nil {
 		return err
 	}

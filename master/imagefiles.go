@@ -75,31 +75,12 @@ func (m *Master) imageFileRequest(s *session, msg *protocol.Msg) (protocol.Image
 	return req, img, err
 }
 
-// imageFiles lists a directory of an image's file tree.
-func (m *Master) imageFiles(s *session, msg *protocol.Msg) {
+// withTree checks an image file request and runs do with the image's tree
+// off the actor goroutine (building a tree reads the layers); any error is
+// the reply.
+func (m *Master) withTree(s *session, msg *protocol.Msg, needStream bool, do func(peer string, req protocol.ImageFileRequest, t *imageTree) error) {
 	req, img, err := m.imageFileRequest(s, msg)
-	if err != nil {
-		m.reply(s.id, msg, nil, err)
-		return
-	}
-	peer := s.id
-	m.wg.Add(1)
-	go func() {
-		defer m.wg.Done()
-		t, err := m.trees.get(m.layerPath, img)
-		if err != nil {
-			m.reply(peer, msg, nil, err)
-			return
-		}
-		files, err := t.list(req.Path)
-		m.reply(peer, msg, protocol.FileList{Files: files}, err)
-	}()
-}
-
-// imageFetch streams a regular file of an image's file tree to the client.
-func (m *Master) imageFetch(s *session, msg *protocol.Msg) {
-	req, img, err := m.imageFileRequest(s, msg)
-	if err == nil && req.Stream == 0 {
+	if err == nil && needStream && req.Stream == 0 {
 		err = fmt.Errorf("image fetch without a stream: %w", protocol.ErrInvalid)
 	}
 	if err != nil {
@@ -107,26 +88,45 @@ func (m *Master) imageFetch(s *session, msg *protocol.Msg) {
 		return
 	}
 	peer := s.id
-	key := protocol.StreamKey{Scope: peer, ID: req.Stream}
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		t, err := m.trees.get(m.layerPath, img)
+		if err == nil {
+			err = do(peer, req, t)
+		}
 		if err != nil {
 			m.reply(peer, msg, nil, err)
-			return
 		}
+	}()
+}
+
+// imageFiles lists a directory of an image's file tree.
+func (m *Master) imageFiles(s *session, msg *protocol.Msg) {
+	m.withTree(s, msg, false, func(peer string, req protocol.ImageFileRequest, t *imageTree) error {
+		files, err := t.list(req.Path)
+		if err == nil {
+			m.reply(peer, msg, protocol.FileList{Files: files}, nil)
+		}
+		return err
+	})
+}
+
+// imageFetch streams a regular file of an image's file tree to the client.
+func (m *Master) imageFetch(s *session, msg *protocol.Msg) {
+	m.withTree(s, msg, true, func(peer string, req protocol.ImageFileRequest, t *imageTree) error {
 		rc, fi, err := t.open(m.layerPath, req.Path)
 		if err != nil {
-			m.reply(peer, msg, nil, err)
-			return
+			return err
 		}
 		defer rc.Close()
+		key := protocol.StreamKey{Scope: peer, ID: req.Stream}
 		snd := protocol.NewSender(req.Stream, protocol.Msg{}, func(d *protocol.Msg) error { return m.srv.Send(peer, d) })
 		m.streams.AddSender(key, snd)
 		defer m.streams.Remove(key)
 		m.reply(peer, msg, fi, nil)
 		_, err = io.Copy(snd, rc)
 		snd.Close(err)
-	}()
+		return nil
+	})
 }

@@ -7,7 +7,8 @@ import (
 	"sync"
 )
 
-// historyLimit bounds what a stream keeps for late readers.
+// historyLimit is what a stream keeps at least for late readers (it keeps
+// up to half as much again between trims).
 const historyLimit = 4 << 20
 
 // stream is an append-only byte stream with a bounded history: every reader
@@ -27,8 +28,11 @@ func (s *stream) Write(b []byte) (int, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.buf = append(s.buf, b...)
-	if over := len(s.buf) - historyLimit; over > 0 {
-		s.buf = append([]byte(nil), s.buf[over:]...)
+	// Trim in steps (at half the limit again), so a long stream costs a
+	// copy of the history per 2 MiB written, not per write.
+	if len(s.buf) > historyLimit+historyLimit/2 {
+		over := len(s.buf) - historyLimit
+		s.buf = append(make([]byte, 0, historyLimit+historyLimit/2), s.buf[over:]...)
 		s.start += int64(over)
 	}
 	close(s.changed)

@@ -336,3 +336,68 @@ func TestInstantExitsAreNotLost(t *testing.T) {
 		t.Fatalf("second boot: %d %v", code, err)
 	}
 }
+
+// TestLargeMainOutput: the main process's output is flow-controlled end to
+// end (the client's acks reach the node), so a big stdout neither stalls
+// nor loses bytes, and the container can be destroyed afterwards.
+func TestLargeMainOutput(t *testing.T) {
+	env := testenv.Start(t)
+	loc := env.Connect(t)
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	var mu sync.Mutex
+	var got int
+	ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("head", "-c", "30000000", "/dev/zero"),
+		sdk.OnStdout(func(b []byte) { mu.Lock(); got += len(b); mu.Unlock() }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	defer cancel()
+	if code, err := ctr.Wait(wctx); err != nil || code != 0 {
+		mu.Lock()
+		defer mu.Unlock()
+		t.Fatalf("wait: %d %v after %d bytes", code, err, got)
+	}
+	mu.Lock()
+	n := got
+	mu.Unlock()
+	if n != 30000000 {
+		t.Fatalf("stdout: %d bytes, want 30000000", n)
+	}
+	if err := ctr.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestDestroyWithUnreadOutput: a container whose output the client stopped
+// reading (its stream out of credit) is still destroyed promptly, and
+// nothing of it is left in containerd.
+func TestDestroyWithUnreadOutput(t *testing.T) {
+	env := testenv.Start(t)
+	loc := env.Connect(t)
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	block := make(chan struct{})
+	defer close(block)
+	started := make(chan struct{}, 1)
+	ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("head", "-c", "30000000", "/dev/zero"),
+		sdk.OnStdout(func([]byte) {
+			select {
+			case started <- struct{}{}:
+			default:
+			}
+			<-block
+		}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	<-started
+	time.Sleep(500 * time.Millisecond) // let the node run out of credit
+	dctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	if err := ctr.Destroy(dctx); err != nil {
+		t.Fatalf("destroy with unread output: %v", err)
+	}
+	if st := testenv.Inspect(t, env.Loc.ContainerdSocket(), env.Namespace()); st != (testenv.ContainerdState{}) {
+		t.Fatalf("containerd after destroy: %+v", st)
+	}
+}

@@ -23,6 +23,7 @@ type ctr struct {
 	boot  int // incremented on every reboot/reset, so a stale exit is not reported
 	procs map[string]*runtime.Process
 	gone  bool
+	outs  []*protocol.Sender // the current boot's stdout and stderr streams
 }
 
 // outputs makes the stream writers for a boot's stdout and stderr (nil
@@ -114,21 +115,31 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 // carries.
 func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64, start func(context.Context, io.Writer, io.Writer) error) (int, error) {
 	stdout, stderr := n.output(c.session, stdoutID), n.output(c.session, stderrID)
+	release := func(err error) {
+		n.closeOutput(c.session, stdout, err)
+		n.closeOutput(c.session, stderr, err)
+		n.streams.Remove(protocol.StreamKey{Scope: c.session, ID: stdoutID})
+		n.streams.Remove(protocol.StreamKey{Scope: c.session, ID: stderrID})
+	}
 	c.mu.Lock()
 	c.boot++
 	boot := c.boot
+	c.outs = nil
+	for _, s := range []*protocol.Sender{stdout, stderr} {
+		if s != nil {
+			c.outs = append(c.outs, s)
+		}
+	}
 	c.mu.Unlock()
 	if err := start(ctx, writerOrDiscard(stdout), writerOrDiscard(stderr)); err != nil {
-		n.closeOutput(c.session, stdout, err)
-		n.closeOutput(c.session, stderr, err)
+		release(err)
 		return 0, err
 	}
 	n.wg.Add(1)
 	go func() {
 		defer n.wg.Done()
 		code, err := c.rc.Wait(context.Background())
-		n.closeOutput(c.session, stdout, nil)
-		n.closeOutput(c.session, stderr, nil)
+		release(nil)
 		c.mu.Lock()
 		current := c.boot == boot && !c.gone
 		c.mu.Unlock()
@@ -161,7 +172,12 @@ func (n *Node) reboot(ctx context.Context, c *ctr, m *protocol.Msg, reset bool) 
 func (n *Node) destroy(ctx context.Context, c *ctr, reason string) error {
 	c.mu.Lock()
 	c.gone = true
+	outs := c.outs
 	c.mu.Unlock()
+	// Output nobody reads any more must not hold the task's I/O open.
+	for _, o := range outs {
+		o.Abort(fmt.Errorf("container destroyed: %w", protocol.ErrUnavailable))
+	}
 	err := c.rc.Destroy(ctx)
 	n.mu.Lock()
 	delete(n.containers, c.id)

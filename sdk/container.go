@@ -24,6 +24,7 @@ type Container struct {
 	mu           sync.Mutex
 	boot         *bootState
 	procs        map[string]*Process
+	heldAcks     [][2]uint64 // output acks waiting for the spawn reply: stream, seq
 	pendingExits map[int]int // boot number → code, for exits ahead of their boot's reply
 	goneWhy      string
 	isGone       chan struct{}
@@ -65,7 +66,14 @@ func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnO
 		c.dropStreams(sc.req.Stdout, sc.req.Stderr, err)
 		return nil, fmt.Errorf("spawn %s: %w", image, err)
 	}
+	c.mu.Lock()
 	c.ID, c.Name, c.Node = rep.ID, rep.Name, rep.Node
+	held := c.heldAcks
+	c.heldAcks = nil
+	c.mu.Unlock()
+	for _, a := range held {
+		c.ackOutput(a[0], a[1])
+	}
 	l.mu.Lock()
 	l.containers[c.ID] = c
 	ev, early := l.early[c.ID]
@@ -89,6 +97,21 @@ func (c *Container) newBoot(stdoutID, stderrID *uint64) *bootState {
 	return b
 }
 
+// ackOutput acknowledges a chunk of an output stream. The master routes
+// acks to the node by container, so until the spawn's reply names the
+// container they are held (output can arrive before the reply).
+func (c *Container) ackOutput(stream, seq uint64) {
+	c.mu.Lock()
+	cid := c.ID
+	if cid == "" {
+		c.heldAcks = append(c.heldAcks, [2]uint64{stream, seq})
+		c.mu.Unlock()
+		return
+	}
+	c.mu.Unlock()
+	c.loc.conn.Send(&protocol.Msg{Kind: protocol.KindAck, Stream: stream, Seq: seq, Container: cid})
+}
+
 // output registers a receiver that feeds f on the callback side; 0 when
 // nobody listens (the node then discards the stream).
 func (c *Container) output(b *bootState, f func([]byte)) uint64 {
@@ -96,7 +119,8 @@ func (c *Container) output(b *bootState, f func([]byte)) uint64 {
 		return 0
 	}
 	id := c.loc.newID()
-	r := c.loc.receiver(id, "")
+	r := protocol.NewReceiver(func(seq uint64) { c.ackOutput(id, seq) })
+	c.loc.streams.AddReceiver(protocol.StreamKey{ID: id}, r)
 	b.outputs.Add(1)
 	c.loc.wg.Add(1)
 	go func() {

@@ -112,8 +112,10 @@ func (p *pump) forward(ready chan<- error) {
 	}
 }
 
-// socketFunc creates and configures the network socket inside the socket goroutine.
-type socketFunc func() (*zmq.Socket, error)
+// socketFunc creates and configures the network socket inside the socket
+// goroutine. The connect step it returns (nil for none) runs once the
+// monitor's reader is attached, so no handshake event can be missed.
+type socketFunc func() (sock *zmq.Socket, connect func() error, err error)
 
 // run owns the network socket: it delivers inbound frames to handle and
 // sends what arrives on the wake pipe. monitor, when not nil, is a socket
@@ -126,7 +128,7 @@ func (p *pump) run(mk socketFunc, router bool, monitor string, handle func(frame
 		ready <- err
 		return
 	}
-	sock, err := mk()
+	sock, connect, err := mk()
 	if err != nil {
 		p.once.Do(func() { close(p.closed) })
 		ready <- err
@@ -161,6 +163,13 @@ func (p *pump) run(mk socketFunc, router bool, monitor string, handle func(frame
 		}
 		defer mon.Close()
 		poller.Add(mon, zmq.POLLIN)
+	}
+	if connect != nil {
+		if err := connect(); err != nil {
+			p.once.Do(func() { close(p.closed) })
+			ready <- err
+			return
+		}
 	}
 	ready <- nil
 	for {
@@ -283,10 +292,10 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("start zap: %w", err)
 	}
 	s := &Server{p: newPump(log), in: make(chan Incoming, recvQueue), domain: domain}
-	mk := func() (*zmq.Socket, error) {
+	mk := func() (*zmq.Socket, func() error, error) {
 		sock, err := zmq.NewSocket(zmq.ROUTER)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sock.SetLinger(0)
 		sock.SetSndhwm(socketHWM)
@@ -297,14 +306,14 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 		sock.SetHeartbeatTimeout(zmqHBTimer)
 		if err := sock.ServerAuthCurve(domain, kp.Secret); err != nil {
 			sock.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		if err := sock.Bind(addr); err != nil {
 			sock.Close()
-			return nil, fmt.Errorf("bind %s: %w", addr, err)
+			return nil, nil, fmt.Errorf("bind %s: %w", addr, err)
 		}
 		s.addr, _ = sock.GetLastEndpoint()
-		return sock, nil
+		return sock, nil, nil
 	}
 	handle := func(frames [][]byte, key string) {
 		if len(frames) != 2 {
@@ -371,10 +380,10 @@ type Client struct {
 func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity string, log *slog.Logger) (*Client, error) {
 	c := &Client{p: newPump(log), in: make(chan *Msg, recvQueue), events: make(chan zmq.Event, 64)}
 	monURL := fmt.Sprintf("inproc://tffs-mon-%d", transportSeq.Add(1))
-	mk := func() (*zmq.Socket, error) {
+	mk := func() (*zmq.Socket, func() error, error) {
 		sock, err := zmq.NewSocket(zmq.DEALER)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		sock.SetLinger(250 * time.Millisecond) // a goodbye queued before Close still leaves
 		sock.SetSndhwm(socketHWM)
@@ -386,17 +395,19 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity stri
 		sock.SetMaxmsgsize(MaxMessageSize + 4096)
 		if err := sock.ClientAuthCurve(serverPub, kp.Public, kp.Secret); err != nil {
 			sock.Close()
-			return nil, err
+			return nil, nil, err
 		}
 		if err := sock.Monitor(monURL, zmq.EVENT_HANDSHAKE_SUCCEEDED|zmq.EVENT_HANDSHAKE_FAILED_AUTH|zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL|zmq.EVENT_DISCONNECTED); err != nil {
 			sock.Close()
-			return nil, err
+			return nil, nil, err
 		}
-		if err := sock.Connect(addr); err != nil {
-			sock.Close()
-			return nil, fmt.Errorf("connect %s: %w", addr, err)
+		connect := func() error {
+			if err := sock.Connect(addr); err != nil {
+				return fmt.Errorf("connect %s: %w", addr, err)
+			}
+			return nil
 		}
-		return sock, nil
+		return sock, connect, nil
 	}
 	handle := func(frames [][]byte, _ string) {
 		if len(frames) != 1 {

@@ -161,7 +161,14 @@ func (p *pump) run(mk socketFunc, router bool, monitor string, handle func(frame
 			ready <- err
 			return
 		}
-		defer mon.Close()
+		// Stop monitoring before the reader goes: libzmq sends monitor
+		// events from its I/O thread with a blocking send, so an event
+		// with no reader (a disconnect while the socket closes) would
+		// wedge that thread and every socket of the process with it.
+		defer func() {
+			sock.Monitor("", 0)
+			mon.Close()
+		}()
 		poller.Add(mon, zmq.POLLIN)
 	}
 	if connect != nil {

@@ -13,7 +13,9 @@ echo busybox > tools/image
 echo "sh -c 'for i in 1 2 3 4 5 6; do echo tick \$i; sleep 0.3; done; exec sleep 1000'" > tools/cmd
 echo start > tools/ctl
 
-# tail -f follows the stream as it grows
+# tail -f follows the stream as it grows. (GNU tail reads an empty file
+# like a pipe, to its end, so it is started once there is output.)
+for _ in $(seq 50); do [ -s tools/stdout ] && break; sleep 0.1; done
 expect "tail -f" "$(timeout 10 tail -f tools/stdout | grep -m1 'tick 4')" "tick 4"
 
 echo 'run sh -c "mkdir -p /data/a/b && echo needle > /data/a/b/f1 && echo hay > /data/a/f2 && chmod 640 /data/a/f2 && ln -s /data/a/f2 /data/lnk && touch -t 200109090146.40 /data/a/f2"' > tools/ctl

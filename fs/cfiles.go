@@ -686,9 +686,17 @@ func (h *liveHandle) put(ctx context.Context) error {
 	if _, err := h.tmp.Seek(0, io.SeekStart); err != nil {
 		return fuse.Errno(syscall.EIO)
 	}
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Minute)
+	// A put may take long, but not without progress: it fails (EIO) when
+	// the location takes no bytes for the mount's call timeout.
+	cctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	if err := sc.PutReader(cctx, h.f.path(), h.tmp, h.mode); err != nil {
+	stall := time.AfterFunc(timeoutOf(ctx), cancel)
+	defer stall.Stop()
+	r := &progressReader{r: h.tmp, progress: func() { stall.Reset(timeoutOf(ctx)) }}
+	if err := sc.PutReader(cctx, h.f.path(), r, h.mode); err != nil {
+		if cctx.Err() != nil && ctx.Err() == nil {
+			return h.f.v.c.fail(failf(syscall.EIO, "put %s: no progress for %v", h.f.path(), timeoutOf(ctx)))
+		}
 		return h.f.v.c.fail(err)
 	}
 	h.dirty = false
@@ -811,4 +819,16 @@ func (c *ctr) movePaths(from, to string) {
 		}
 		v.mu.Unlock()
 	}
+}
+
+// progressReader calls progress on every read, so a stalled upload can be
+// told from a slow one.
+type progressReader struct {
+	r        io.Reader
+	progress func()
+}
+
+func (p *progressReader) Read(b []byte) (int, error) {
+	p.progress()
+	return p.r.Read(b)
 }

@@ -735,11 +735,7 @@ type liveLink struct {
 
 func (l *liveLink) Attr(ctx context.Context, a *fuse.Attr) error {
 	t, err := l.Readlink(ctx, nil)
-	if err != nil {
-		return err
-	}
-	fileAttr(a, os.ModeSymlink|0o777, len(t))
-	return nil
+	return linkAttr(a, t, err)
 }
 
 func (l *liveLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (string, error) {
@@ -831,4 +827,13 @@ type progressReader struct {
 func (p *progressReader) Read(b []byte) (int, error) {
 	p.progress()
 	return p.r.Read(b)
+}
+
+// linkAttr describes a symlink whose (rewritten) target is t.
+func linkAttr(a *fuse.Attr, t string, err error) error {
+	if err != nil {
+		return err
+	}
+	fileAttr(a, os.ModeSymlink|0o777, len(t))
+	return nil
 }

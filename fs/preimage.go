@@ -151,11 +151,7 @@ type preLink struct {
 
 func (l *preLink) Attr(ctx context.Context, a *fuse.Attr) error {
 	t, err := l.Readlink(ctx, nil)
-	if err != nil {
-		return err
-	}
-	fileAttr(a, os.ModeSymlink|0o777, len(t))
-	return nil
+	return linkAttr(a, t, err)
 }
 
 func (l *preLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (string, error) {

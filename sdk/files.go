@@ -65,13 +65,25 @@ func (c *Container) Fetch(ctx context.Context, path string) ([]byte, error) {
 
 // FetchReader streams a file from the container; close the reader when done.
 func (c *Container) FetchReader(ctx context.Context, path string) (io.ReadCloser, FileInfo, error) {
-	l := c.loc
-	id := l.newID()
-	r := l.receiver(id, c.ID)
-	var fi FileInfo
-	if err := l.call(ctx, protocol.OpFileFetch, protocol.FileFetchRequest{Path: path, Stream: id}, &fi, c.ID); err != nil {
-		l.streams.Remove(protocol.StreamKey{ID: id})
+	rc, fi, err := c.loc.fetchStream(ctx, c.ID, protocol.OpFileFetch, func(stream uint64) any {
+		return protocol.FileFetchRequest{Path: path, Stream: stream}
+	})
+	if err != nil {
 		return nil, fi, fmt.Errorf("fetch %s: %w", path, err)
+	}
+	return rc, fi, nil
+}
+
+// fetchStream asks for a file to be streamed to a new receiver (about
+// container cid, or the master when ""): the request, made by req from the
+// stream's id, is answered with the file's FileInfo, then its bytes follow.
+func (l *Location) fetchStream(ctx context.Context, cid, op string, req func(stream uint64) any) (io.ReadCloser, FileInfo, error) {
+	id := l.newID()
+	r := l.receiver(id, cid)
+	var fi FileInfo
+	if err := l.call(ctx, op, req(id), &fi, cid); err != nil {
+		l.streams.Remove(protocol.StreamKey{ID: id})
+		return nil, fi, err
 	}
 	return &fetchReader{r: r, ctx: ctx, release: func() { l.streams.Remove(protocol.StreamKey{ID: id}) }}, fi, nil
 }

@@ -22,12 +22,11 @@ func (l *Location) ListImage(ctx context.Context, image, dir string) ([]FileInfo
 // FetchImageFile streams a regular file of an image's file tree (see
 // ListImage); close the reader when done.
 func (l *Location) FetchImageFile(ctx context.Context, image, path string) (io.ReadCloser, FileInfo, error) {
-	id := l.newID()
-	r := l.receiver(id, "")
-	var fi FileInfo
-	if err := l.call(ctx, protocol.OpImageFetch, protocol.ImageFileRequest{Image: image, Path: path, Stream: id}, &fi, ""); err != nil {
-		l.streams.Remove(protocol.StreamKey{ID: id})
+	rc, fi, err := l.fetchStream(ctx, "", protocol.OpImageFetch, func(stream uint64) any {
+		return protocol.ImageFileRequest{Image: image, Path: path, Stream: stream}
+	})
+	if err != nil {
 		return nil, fi, fmt.Errorf("fetch %s from image %s: %w", path, image, err)
 	}
-	return &fetchReader{r: r, ctx: ctx, release: func() { l.streams.Remove(protocol.StreamKey{ID: id}) }}, fi, nil
+	return rc, fi, nil
 }

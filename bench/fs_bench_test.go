@@ -48,6 +48,33 @@ type fsBench struct {
 	loc   *sdk.Location // a session of its own for the SDK baselines
 }
 
+// sleepers starts a busybox container running `sleep 1000` twice: NAME
+// through the mount (nodes/any/NAME, its files/tmp checked) and one through
+// the SDK session, which it returns; both go at cleanup.
+func (fb *fsBench) sleepers(b *testing.B, name string) *sdk.Container {
+	b.Helper()
+	sh(b, 2*time.Minute, `
+cd "$1/nodes/any"
+mkdir "$2"
+echo busybox > "$2/image"
+echo 'sleep 1000' > "$2/cmd"
+echo start > "$2/ctl"
+test -d "$2/files/tmp"
+`, fb.mnt, name)
+	cleanupSh(b, 2*time.Minute, `rmdir "$1/nodes/any/$2"`, fb.mnt, name)
+	ctx := context.Background()
+	sctr, err := fb.loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sleep", "1000"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() {
+		dctx, cancel := context.WithTimeout(ctx, time.Minute)
+		defer cancel()
+		sctr.Destroy(dctx)
+	})
+	return sctr
+}
+
 // requireFUSE skips (or fails under CI=true) without what the FS benchmarks need.
 func requireFUSE(b *testing.B) {
 	b.Helper()
@@ -274,24 +301,8 @@ func BenchmarkFSStdout200MB(b *testing.B) {
 	cmdLine := "head -c " + size + " /dev/zero"
 
 	// The long-lived containers for the exec'd-process variant.
-	sh(b, 2*time.Minute, `
-cd "$1/nodes/any"
-mkdir execs
-echo busybox > execs/image
-echo 'sleep 1000' > execs/cmd
-echo start > execs/ctl
-`, fb.mnt)
-	cleanupSh(b, 2*time.Minute, `rmdir "$1/nodes/any/execs"`, fb.mnt)
 	ctx := context.Background()
-	sctr, err := fb.loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sleep", "1000"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		sctr.Destroy(dctx)
-	})
+	sctr := fb.sleepers(b, "execs")
 
 	// Both scripts bound the read (a stall must not wedge the run) and
 	// print what they got.
@@ -445,24 +456,7 @@ func BenchmarkFSCopy100MB(b *testing.B) {
 	if err := os.WriteFile(src, data, 0o644); err != nil {
 		b.Fatal(err)
 	}
-	sh(b, 2*time.Minute, `
-cd "$1/nodes/any"
-mkdir files1
-echo busybox > files1/image
-echo 'sleep 1000' > files1/cmd
-echo start > files1/ctl
-test -d files1/files/tmp
-`, fb.mnt)
-	cleanupSh(b, 2*time.Minute, `rmdir "$1/nodes/any/files1"`, fb.mnt)
-	sctr, err := fb.loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sleep", "1000"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		dctx, cancel := context.WithTimeout(ctx, time.Minute)
-		defer cancel()
-		sctr.Destroy(dctx)
-	})
+	sctr := fb.sleepers(b, "files1")
 
 	const script = `
 src=$1 in=$2/nodes/any/files1/files/tmp/big back=$3 loc=$4

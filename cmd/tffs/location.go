@@ -50,8 +50,8 @@ func locationUp(ctx context.Context, args []string) error {
 	fmt.Println("Try: go run ./examples/hello   — Ctrl-C stops everything.")
 	select {
 	case <-ctx.Done():
-	case err := <-loc.NodeDone():
-		fmt.Fprintln(os.Stderr, "node stopped:", err)
+	case <-loc.NodeDone():
+		fmt.Fprintln(os.Stderr, "node stopped:", loc.NodeErr())
 	}
 	fmt.Fprintln(os.Stderr, "stopping …")
 	if unmount != nil {

@@ -43,7 +43,7 @@ type Location struct {
 	ClientDir string
 
 	cancelNode, cancelMaster context.CancelFunc
-	nodeDone, masterDone     chan error
+	nodeDone, masterDone     *result
 	once                     sync.Once
 }
 
@@ -80,10 +80,10 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 	if err := m.AddAccount(cfg.Name, ck.Public); err != nil && !errors.Is(err, protocol.ErrExists) {
 		return nil, err
 	}
-	l := &Location{Master: m, ClientDir: cfg.ClientDir, masterDone: make(chan error, 1), nodeDone: make(chan error, 1)}
+	l := &Location{Master: m, ClientDir: cfg.ClientDir, masterDone: newResult(), nodeDone: newResult()}
 	mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancelMaster = mcancel
-	go func() { l.masterDone <- m.Run(mctx) }()
+	go func() { l.masterDone.set(m.Run(mctx)) }()
 	go m.ServeAdmin(mctx, filepath.Join(cfg.Dir, "master", master.AdminSocket))
 	addr := strings.Replace(m.Addr(), "0.0.0.0", "127.0.0.1", 1)
 	l.Config = sdk.LocationConfig{Name: cfg.Name, Master: addr, MasterKey: m.PublicKey()}
@@ -96,7 +96,7 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 		return nil, err
 	}
 	if cfg.NoNode {
-		l.nodeDone <- nil
+		l.nodeDone.set(nil)
 		return l, nil
 	}
 	if err := l.startNode(ctx, cfg, addr); err != nil {
@@ -122,7 +122,7 @@ func (l *Location) startNode(ctx context.Context, cfg Config, addr string) error
 	l.Node = n
 	nctx, ncancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancelNode = ncancel
-	go func() { l.nodeDone <- n.Run(nctx) }()
+	go func() { l.nodeDone.set(n.Run(nctx)) }()
 	return nil
 }
 
@@ -142,9 +142,8 @@ func (l *Location) prepare(ctx context.Context, cfg Config) error {
 			break
 		}
 		select {
-		case err := <-l.nodeDone:
-			l.nodeDone <- err
-			return fmt.Errorf("node stopped: %v", err)
+		case <-l.nodeDone.done:
+			return fmt.Errorf("node stopped: %v", l.nodeDone.err)
 		case <-ctx.Done():
 			return ctx.Err()
 		case <-time.After(50 * time.Millisecond):
@@ -169,18 +168,29 @@ func (l *Location) Stop() error {
 	l.once.Do(func() {
 		if l.cancelNode != nil {
 			l.cancelNode()
-			err = <-l.nodeDone
+			err = l.nodeDone.wait()
 		}
 		l.cancelMaster()
-		if merr := <-l.masterDone; err == nil {
+		if merr := l.masterDone.wait(); err == nil {
 			err = merr
 		}
 	})
 	return err
 }
 
-// NodeDone delivers the node daemon's result when it stops on its own.
-func (l *Location) NodeDone() <-chan error { return l.nodeDone }
+// NodeDone is closed when the node daemon has stopped (on its own or by
+// Stop); NodeErr then gives its result. Both may be used any number of times.
+func (l *Location) NodeDone() <-chan struct{} { return l.nodeDone.done }
+
+// NodeErr is the node daemon's result once NodeDone is closed.
+func (l *Location) NodeErr() error {
+	select {
+	case <-l.nodeDone.done:
+		return l.nodeDone.err
+	default:
+		return nil
+	}
+}
 
 // ContainerdSocket is the containerd socket the node uses.
 func (l *Location) ContainerdSocket() string { return l.Node.ContainerdSocket() }

@@ -122,16 +122,17 @@ func (c *Container) output(b *bootState, f func([]byte)) uint64 {
 	r := protocol.NewReceiver(func(seq uint64) { c.ackOutput(id, seq) })
 	c.loc.streams.AddReceiver(protocol.StreamKey{ID: id}, r)
 	b.outputs.Add(1)
-	c.loc.wg.Add(1)
+	c.loc.cbwg.Add(1)
 	go func() {
-		defer c.loc.wg.Done()
+		defer c.loc.cbwg.Done()
 		defer b.outputs.Done()
 		defer c.loc.streams.Remove(protocol.StreamKey{ID: id})
 		buf := make([]byte, protocol.ChunkSize)
 		for {
 			n, err := r.Read(buf)
 			if n > 0 {
-				f(append([]byte(nil), buf[:n]...))
+				chunk := append([]byte(nil), buf[:n]...)
+				c.loc.userCallback(func() { f(chunk) })
 			}
 			if err != nil {
 				return

@@ -35,7 +35,9 @@ type Location struct {
 	lastPong   time.Time
 
 	byeAck    chan struct{} // the master's answer to our goodbye
-	callbacks chan func()
+	callbacks *callbackQueue
+	cbwg      sync.WaitGroup // the callback goroutine and the output feeders: they run user code
+	inCall    atomic.Int32   // user callbacks running now
 	done      chan struct{}
 	wg        sync.WaitGroup
 }
@@ -71,14 +73,15 @@ func Connect(ctx context.Context, opts ...Option) (*Location, error) {
 	l := &Location{
 		cfg: cfg, log: cfg.log, calls: protocol.NewCalls(), streams: protocol.NewStreams(),
 		session: "s-" + hex.EncodeToString(b), containers: map[string]*Container{},
-		callbacks: make(chan func(), 1024), byeAck: make(chan struct{}, 1), done: make(chan struct{}), lastPong: time.Now(),
+		callbacks: newCallbackQueue(), byeAck: make(chan struct{}, 1), done: make(chan struct{}), lastPong: time.Now(),
 	}
 	conn, err := protocol.Dial(ctx, protocol.TCPAddr(lc.Master), lc.MasterKey, *kp, l.session, cfg.log)
 	if err != nil {
 		return nil, err
 	}
 	l.conn = conn
-	l.wg.Add(3)
+	l.wg.Add(2)
+	l.cbwg.Add(1)
 	go l.recvLoop()
 	go l.callbackLoop()
 	go l.heartbeatLoop()
@@ -128,6 +131,19 @@ func (l *Location) shutdown() {
 	l.calls.FailAll(err)
 	l.streams.FailAll(err)
 	l.wg.Wait()
+	// A Close from inside a callback cannot wait for the callback
+	// goroutines: one of them is the caller. They end on their own once the
+	// running callback returns.
+	if l.inCall.Load() == 0 {
+		l.cbwg.Wait()
+	}
+}
+
+// userCallback runs f, user code, and counts it as running.
+func (l *Location) userCallback(f func()) {
+	l.inCall.Add(1)
+	defer l.inCall.Add(-1)
+	f()
 }
 
 func (l *Location) newID() uint64 { return l.nextID.Add(1) }
@@ -227,24 +243,12 @@ func (l *Location) event(m *protocol.Msg) {
 	}
 }
 
-// callback queues f for the callback goroutine.
-func (l *Location) callback(f func()) {
-	select {
-	case l.callbacks <- f:
-	case <-l.done:
-	}
-}
+// callback queues f for the callback goroutine; it never blocks.
+func (l *Location) callback(f func()) { l.callbacks.push(f) }
 
 func (l *Location) callbackLoop() {
-	defer l.wg.Done()
-	for {
-		select {
-		case f := <-l.callbacks:
-			f()
-		case <-l.done:
-			return
-		}
-	}
+	defer l.cbwg.Done()
+	l.callbacks.run(l.done, l.userCallback)
 }
 
 func (l *Location) heartbeatLoop() {

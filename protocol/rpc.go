@@ -10,19 +10,44 @@ import (
 type Calls struct {
 	mu      sync.Mutex
 	next    uint64
-	pending map[uint64]chan *Msg
+	pending map[uint64]*pendingCall
+}
+
+// pendingCall is a request waiting for its reply: a waiter reads ch; once
+// the waiter gave up, late (if set) gets the reply instead.
+type pendingCall struct {
+	ch   chan *Msg
+	late func(*Msg)
 }
 
 // NewCalls makes an empty correlation table.
-func NewCalls() *Calls { return &Calls{pending: map[uint64]chan *Msg{}} }
+func NewCalls() *Calls { return &Calls{pending: map[uint64]*pendingCall{}} }
 
 func (c *Calls) add() (uint64, chan *Msg) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.next++
 	ch := make(chan *Msg, 1)
-	c.pending[c.next] = ch
+	c.pending[c.next] = &pendingCall{ch: ch}
 	return c.next, ch
+}
+
+// abandon is called when a waiter gives up on call id: with late nil the
+// call is forgotten, else its reply will go to late. False when the reply
+// has already been handed to the waiter's channel.
+func (c *Calls) abandon(id uint64, late func(*Msg)) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	p, ok := c.pending[id]
+	if !ok {
+		return false
+	}
+	if late == nil {
+		delete(c.pending, id)
+	} else {
+		p.late = late
+	}
+	return true
 }
 
 func (c *Calls) remove(id uint64) {
@@ -34,11 +59,15 @@ func (c *Calls) remove(id uint64) {
 // Resolve hands a reply to its waiting call; false if nobody waits.
 func (c *Calls) Resolve(m *Msg) bool {
 	c.mu.Lock()
-	ch, ok := c.pending[m.ID]
+	p, ok := c.pending[m.ID]
 	delete(c.pending, m.ID)
 	c.mu.Unlock()
-	if ok {
-		ch <- m
+	switch {
+	case !ok:
+	case p.late != nil:
+		go p.late(m)
+	default:
+		p.ch <- m
 	}
 	return ok
 }
@@ -47,10 +76,15 @@ func (c *Calls) Resolve(m *Msg) bool {
 func (c *Calls) FailAll(err error) {
 	c.mu.Lock()
 	pending := c.pending
-	c.pending = map[uint64]chan *Msg{}
+	c.pending = map[uint64]*pendingCall{}
 	c.mu.Unlock()
-	for id, ch := range pending {
-		ch <- &Msg{Kind: KindReply, ID: id, Err: WireError(err)}
+	for id, p := range pending {
+		m := &Msg{Kind: KindReply, ID: id, Err: WireError(err)}
+		if p.late != nil {
+			go p.late(m)
+		} else {
+			p.ch <- m
+		}
 	}
 }
 
@@ -64,6 +98,19 @@ func (c *Calls) Call(ctx context.Context, send func(*Msg) error, op string, body
 // Start sends the request now and returns a function that waits for its
 // reply: what follows the request on the wire (a stream) is ordered after it.
 func (c *Calls) Start(ctx context.Context, send func(*Msg) error, op string, body, reply any, prep func(*Msg)) func() error {
+	return c.StartLate(ctx, send, op, body, reply, prep, nil)
+}
+
+// CallLate is Call for a request whose effect must not be lost: when ctx
+// ends before the reply, late (if not nil) is later called with the reply
+// (or with an error reply if the connection fails), so the caller can undo
+// or adopt what the request did. late runs on a goroutine of its own.
+func (c *Calls) CallLate(ctx context.Context, send func(*Msg) error, op string, body, reply any, prep func(*Msg), late func(*Msg)) error {
+	return c.StartLate(ctx, send, op, body, reply, prep, late)()
+}
+
+// StartLate is Start with CallLate's late handler.
+func (c *Calls) StartLate(ctx context.Context, send func(*Msg) error, op string, body, reply any, prep func(*Msg), late func(*Msg)) func() error {
 	id, ch := c.add()
 	m, err := NewRequest(id, op, body)
 	if err != nil {
@@ -78,19 +125,22 @@ func (c *Calls) Start(ctx context.Context, send func(*Msg) error, op string, bod
 		return func() error { return fmt.Errorf("%s: %w", op, err) }
 	}
 	return func() error {
+		var r *Msg
 		select {
-		case r := <-ch:
-			if r.Err != nil {
-				return r.Err
-			}
-			if reply != nil && len(r.Body) > 0 {
-				return r.DecodeBody(reply)
-			}
-			return nil
+		case r = <-ch:
 		case <-ctx.Done():
-			c.remove(id)
-			return fmt.Errorf("%s: %v: %w", op, ctx.Err(), ErrTimeout)
+			if c.abandon(id, late) {
+				return fmt.Errorf("%s: %v: %w", op, ctx.Err(), ErrTimeout)
+			}
+			r = <-ch // the reply beat the deadline: it counts
 		}
+		if r.Err != nil {
+			return r.Err
+		}
+		if reply != nil && len(r.Body) > 0 {
+			return r.DecodeBody(reply)
+		}
+		return nil
 	}
 }
 

@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync"
@@ -23,6 +24,7 @@ type Container struct {
 
 	mu           sync.Mutex
 	boot         *bootState
+	bootChanged  chan struct{} // closed when boot is replaced
 	procs        map[string]*Process
 	heldAcks     [][2]uint64 // output acks waiting for the spawn reply: stream, seq
 	pendingExits map[int]int // boot number → code, for exits ahead of their boot's reply
@@ -62,7 +64,16 @@ func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnO
 		procs: map[string]*Process{}, isGone: make(chan struct{})}
 	b := c.newBoot(&sc.req.Stdout, &sc.req.Stderr)
 	var rep protocol.SpawnReply
-	if err := l.call(ctx, protocol.OpSpawn, sc.req, &rep, ""); err != nil {
+	// A spawn given up on (ctx ended) may still succeed: the container it
+	// made is destroyed when the late reply comes, so nothing runs on
+	// orphaned and its name is free again.
+	late := func(m *protocol.Msg) {
+		var lr protocol.SpawnReply
+		if m.Err == nil && m.DecodeBody(&lr) == nil && lr.ID != "" {
+			l.undo(protocol.OpDestroy, protocol.Empty{}, lr.ID)
+		}
+	}
+	if err := l.callLate(ctx, protocol.OpSpawn, sc.req, &rep, "", late); err != nil {
 		c.dropStreams(sc.req.Stdout, sc.req.Stderr, err)
 		return nil, fmt.Errorf("spawn %s: %w", image, err)
 	}
@@ -92,9 +103,19 @@ func (c *Container) newBoot(stdoutID, stderrID *uint64) *bootState {
 	*stdoutID = c.output(b, c.onStdout)
 	*stderrID = c.output(b, c.onStderr)
 	c.mu.Lock()
-	c.boot = b
+	c.setBoot(b)
 	c.mu.Unlock()
 	return b
+}
+
+// setBoot makes b the current boot and wakes Waits on the old one (whose
+// exit the node no longer reports once it is superseded). c.mu is held.
+func (c *Container) setBoot(b *bootState) {
+	c.boot = b
+	if c.bootChanged != nil {
+		close(c.bootChanged)
+	}
+	c.bootChanged = make(chan struct{})
 }
 
 // ackOutput acknowledges a chunk of an output stream. The master routes
@@ -245,16 +266,23 @@ func (c *Container) Gone() <-chan struct{} { return c.isGone }
 // Wait blocks until the main process of the current boot exits and returns
 // its exit code.
 func (c *Container) Wait(ctx context.Context) (int, error) {
-	c.mu.Lock()
-	b := c.boot
-	c.mu.Unlock()
-	select {
-	case <-b.done:
-		return b.code, nil
-	case <-c.isGone:
-		return -1, fmt.Errorf("container %s: %s: %w", c.Name, c.goneReason(), ErrUnavailable)
-	case <-ctx.Done():
-		return -1, fmt.Errorf("wait: %v: %w", ctx.Err(), ErrTimeout)
+	for {
+		c.mu.Lock()
+		b := c.boot
+		if c.bootChanged == nil {
+			c.bootChanged = make(chan struct{})
+		}
+		changed := c.bootChanged
+		c.mu.Unlock()
+		select {
+		case <-b.done:
+			return b.code, nil
+		case <-changed: // a reboot replaced the boot: wait for the new one
+		case <-c.isGone:
+			return -1, fmt.Errorf("container %s: %s: %w", c.Name, c.goneReason(), ErrUnavailable)
+		case <-ctx.Done():
+			return -1, fmt.Errorf("wait: %v: %w", ctx.Err(), ErrTimeout)
+		}
 	}
 }
 
@@ -291,14 +319,62 @@ func (c *Container) Reset(ctx context.Context) error { return c.reboot(ctx, prot
 
 func (c *Container) reboot(ctx context.Context, op string) error {
 	var req protocol.RebootRequest
+	c.mu.Lock()
+	prev := c.boot
+	c.mu.Unlock()
 	b := c.newBoot(&req.Stdout, &req.Stderr)
+	superseded := func() {
+		c.dropStreams(req.Stdout, req.Stderr, fmt.Errorf("%s %s: superseded: %w", op, c.Name, ErrBusy))
+	}
+	// Given up on (ctx ended), the reboot may still happen: its late reply
+	// makes the new boot current then, if no newer one is.
+	late := func(m *protocol.Msg) {
+		var lr protocol.BootReply
+		if m.Err != nil || m.DecodeBody(&lr) != nil || !c.adopt(b, lr.Boot) {
+			superseded()
+		}
+	}
 	var rep protocol.BootReply
-	if err := c.loc.call(ctx, op, req, &rep, c.ID); err != nil {
-		c.dropStreams(req.Stdout, req.Stderr, err)
+	if err := c.loc.callLate(ctx, op, req, &rep, c.ID, late); err != nil {
+		// Nothing was done (or not yet): the old boot is current again, so
+		// Wait and Exited answer for it instead of blocking forever.
+		c.mu.Lock()
+		restored := c.boot == b
+		if restored {
+			c.setBoot(prev)
+		}
+		code, exited := c.pendingExits[prev.num]
+		c.mu.Unlock()
+		if restored && exited && prev.num > 0 {
+			c.finishBoot(prev, code) // its exit came while the new boot was current
+		}
+		if !errors.Is(err, ErrTimeout) {
+			c.dropStreams(req.Stdout, req.Stderr, err)
+		}
 		return fmt.Errorf("%s %s: %w", op, c.Name, err)
 	}
-	c.named(b, rep.Boot)
+	if !c.adopt(b, rep.Boot) {
+		superseded() // a concurrent reboot got a newer boot on the node
+	}
 	return nil
+}
+
+// adopt makes boot b, numbered num by the node, the current one unless the
+// current boot is newer on the node (requests may be carried out in another
+// order than they were made). False when b is stale.
+func (c *Container) adopt(b *bootState, num int) bool {
+	c.mu.Lock()
+	cur := c.boot
+	stale := cur != b && cur.num > 0 && num > 0 && num < cur.num
+	if !stale && cur != b {
+		c.setBoot(b)
+	}
+	c.mu.Unlock()
+	if stale {
+		return false
+	}
+	c.named(b, num)
+	return true
 }
 
 // Destroy removes the container and everything of it.
@@ -337,7 +413,12 @@ func (c *Container) RunFull(ctx context.Context, args []string, opts ...ProcOpti
 	go func() { defer wg.Done(); res.Stderr, _ = io.ReadAll(p.Stderr) }()
 	res.Code, err = p.Wait(ctx)
 	if err != nil {
-		p.Kill(context.WithoutCancel(ctx))
+		// Past the deadline: kill the process (bounded) and stop reading
+		// its output, so Run returns now and not when the output ends.
+		kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), killTimeout)
+		p.Kill(kctx)
+		cancel()
+		c.dropStreams(p.streams[1], p.streams[2], err)
 	}
 	wg.Wait()
 	return res, err

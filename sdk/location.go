@@ -154,6 +154,26 @@ func (l *Location) call(ctx context.Context, op string, body, reply any, cid str
 	return l.calls.Call(ctx, l.conn.Send, op, body, reply, func(m *protocol.Msg) { m.Container = cid })
 }
 
+// callLate is call for a request that changes the location: if ctx ends
+// before the reply, late gets the reply when it comes (see
+// protocol.Calls.CallLate), so a cancelled call can be undone.
+func (l *Location) callLate(ctx context.Context, op string, body, reply any, cid string, late func(*protocol.Msg)) error {
+	return l.calls.CallLate(ctx, l.conn.Send, op, body, reply, func(m *protocol.Msg) { m.Container = cid }, late)
+}
+
+// undoTimeout bounds a call that undoes a cancelled one.
+const undoTimeout = 30 * time.Second
+
+// undo sends request op about container cid in the background, bounded by
+// undoTimeout, after a cancelled call turned out to have succeeded.
+func (l *Location) undo(op string, body any, cid string) {
+	ctx, cancel := context.WithTimeout(context.Background(), undoTimeout)
+	defer cancel()
+	if err := l.call(ctx, op, body, nil, cid); err != nil {
+		l.log.Debug("undo of a cancelled call failed", "op", op, "container", cid, "err", err)
+	}
+}
+
 func (l *Location) recvLoop() {
 	defer l.wg.Done()
 	for {

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/tffs/tffs/protocol"
 )
@@ -62,7 +63,14 @@ func (c *Container) spawn(ctx context.Context, args []string, withStdin bool, op
 	}
 	c.procs[p.ID] = p
 	c.mu.Unlock()
-	if err := l.call(ctx, protocol.OpExec, req, nil, c.ID); err != nil {
+	// An exec given up on may still start: its process is killed when the
+	// late reply comes, so nothing runs on that nobody reads.
+	late := func(m *protocol.Msg) {
+		if m.Err == nil {
+			l.undo(protocol.OpSignal, protocol.SignalRequest{Proc: req.Proc, Signal: int(syscall.SIGKILL)}, c.ID)
+		}
+	}
+	if err := l.callLate(ctx, protocol.OpExec, req, nil, c.ID, late); err != nil {
 		c.mu.Lock()
 		delete(c.procs, p.ID)
 		c.mu.Unlock()
@@ -110,6 +118,9 @@ func (p *Process) finish(code int) {
 		}
 	})
 }
+
+// killTimeout bounds the kill of a process whose caller gave up on it.
+const killTimeout = 5 * time.Second
 
 // Wait blocks until the process exits and returns its exit code.
 func (p *Process) Wait(ctx context.Context) (int, error) {

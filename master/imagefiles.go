@@ -21,15 +21,24 @@ import (
 // image of one account can never show as another's. A failed build (a
 // limit reached) is kept too, so it is not retried on every call.
 type treeCache struct {
-	mu     sync.Mutex
-	trees  map[string]treeResult
-	order  []string // oldest first
-	builds flight[treeResult]
+	mu      sync.Mutex
+	trees   map[string]treeResult
+	order   []string // oldest first
+	entries int      // files in the cached trees
+	builds  flight[treeResult]
 }
 
 type treeResult struct {
 	tree *imageTree
 	err  error
+}
+
+// size is the number of files the result keeps in memory.
+func (r treeResult) size() int {
+	if r.tree == nil {
+		return 0
+	}
+	return len(r.tree.files)
 }
 
 const maxCachedTrees = 8
@@ -46,8 +55,10 @@ func treeKey(img protocol.Image) string {
 
 // get returns the image's tree, building it (outside the actor loop) when
 // it is not cached. Only callers of the same image wait for a build: a
-// large image being read never holds up the browsing of others.
-func (c *treeCache) get(img protocol.Image, build func() (*imageTree, error)) (*imageTree, error) {
+// large image being read never holds up the browsing of others. The cache
+// keeps at most maxCachedTrees trees and, beyond the newest, budget files
+// in all.
+func (c *treeCache) get(img protocol.Image, budget int, build func() (*imageTree, error)) (*imageTree, error) {
 	key := treeKey(img)
 	c.mu.Lock()
 	r, ok := c.trees[key]
@@ -72,12 +83,14 @@ func (c *treeCache) get(img protocol.Image, build func() (*imageTree, error)) (*
 		if c.trees == nil {
 			c.trees = map[string]treeResult{}
 		}
-		if len(c.order) >= maxCachedTrees {
+		c.trees[key] = r
+		c.order = append(c.order, key)
+		c.entries += r.size()
+		for len(c.order) > 1 && (len(c.order) > maxCachedTrees || c.entries > budget) {
+			c.entries -= c.trees[c.order[0]].size()
 			delete(c.trees, c.order[0])
 			c.order = c.order[1:]
 		}
-		c.trees[key] = r
-		c.order = append(c.order, key)
 		return r, nil
 	})
 	return r.tree, r.err
@@ -151,7 +164,7 @@ func (m *Master) withTree(s *session, msg *protocol.Msg, needStream bool, do fun
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		t, err := m.trees.get(img, func() (*imageTree, error) {
+		t, err := m.trees.get(img, 2*m.cfg.LayerMaxEntries, func() (*imageTree, error) {
 			return buildTree(m.layerPath, img.Layers, m.readLimits())
 		})
 		if err == nil {

@@ -54,7 +54,7 @@ func TestTreeCacheBuildsDoNotBlockOtherImages(t *testing.T) {
 	started, release := make(chan struct{}), make(chan struct{})
 	done := make(chan error, 1)
 	go func() {
-		_, err := c.get(slow, func() (*imageTree, error) {
+		_, err := c.get(slow, 1000, func() (*imageTree, error) {
 			close(started)
 			<-release
 			return nil, fmt.Errorf("too many: %w", protocol.ErrLimit)
@@ -63,12 +63,12 @@ func TestTreeCacheBuildsDoNotBlockOtherImages(t *testing.T) {
 	}()
 	<-started
 	want := &imageTree{}
-	got, err := c.get(fast, func() (*imageTree, error) { return want, nil })
+	got, err := c.get(fast, 1000, func() (*imageTree, error) { return want, nil })
 	if err != nil || got != want {
 		t.Fatalf("other image while one builds: %v %v", got, err)
 	}
 	// Same config, other layers: a different tree (keyed by content).
-	if got, _ := c.get(fast, func() (*imageTree, error) { t.Fatal("rebuilt"); return nil, nil }); got != want {
+	if got, _ := c.get(fast, 1000, func() (*imageTree, error) { t.Fatal("rebuilt"); return nil, nil }); got != want {
 		t.Fatal("cached tree not returned")
 	}
 	close(release)
@@ -76,7 +76,7 @@ func TestTreeCacheBuildsDoNotBlockOtherImages(t *testing.T) {
 		t.Fatalf("slow build: %v", err)
 	}
 	// The limit error is kept: no rebuild on every call.
-	if _, err := c.get(slow, func() (*imageTree, error) { t.Fatal("rebuilt a failed tree"); return nil, nil }); !errors.Is(err, protocol.ErrLimit) {
+	if _, err := c.get(slow, 1000, func() (*imageTree, error) { t.Fatal("rebuilt a failed tree"); return nil, nil }); !errors.Is(err, protocol.ErrLimit) {
 		t.Fatalf("cached failure: %v", err)
 	}
 }
@@ -150,4 +150,28 @@ func TestImageDiffIDsChecked(t *testing.T) {
 func sha(b []byte) string {
 	s := sha256.Sum256(b)
 	return "sha256:" + hex.EncodeToString(s[:])
+}
+
+// TestTreeCacheBudget evicts the oldest trees past the file budget.
+func TestTreeCacheBudget(t *testing.T) {
+	var c treeCache
+	tree := func(n int) *imageTree {
+		t := &imageTree{files: map[string]*treeEntry{}}
+		for i := range n {
+			t.files[fmt.Sprint(i)] = &treeEntry{}
+		}
+		return t
+	}
+	img := func(d string) protocol.Image { return protocol.Image{ConfigDigest: d} }
+	builds := 0
+	get := func(d string, n int) {
+		c.get(img(d), 100, func() (*imageTree, error) { builds++; return tree(n), nil })
+	}
+	get("a", 60)
+	get("b", 60) // a is evicted: 120 > 100
+	get("b", 60)
+	get("a", 60)
+	if builds != 3 || c.entries != 60 || len(c.order) != 1 {
+		t.Fatalf("builds %d, cached files %d, trees %d", builds, c.entries, len(c.order))
+	}
 }

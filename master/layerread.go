@@ -19,7 +19,7 @@ import (
 // Default limits on what the master reads from a layer.
 const (
 	defaultLayerMaxBytes   = 64 << 30 // decompressed bytes of one layer
-	defaultLayerMaxEntries = 500_000  // tar entries of one image's tree
+	defaultLayerMaxEntries = 200_000  // tar entries of one image's tree
 )
 
 // readLimits bound the master's reading of layers (to verify their

@@ -25,7 +25,7 @@ type Config struct {
 	// default 64 GiB. A larger layer is refused with ErrLimit.
 	LayerMaxBytes int64
 	// LayerMaxEntries bounds the tar entries the master reads to build one
-	// image's file tree (all its layers together); default 500000. Browsing
+	// image's file tree (all its layers together); default 200000. Browsing
 	// a larger image fails with ErrLimit.
 	LayerMaxEntries int
 	Log             *slog.Logger

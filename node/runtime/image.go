@@ -97,9 +97,8 @@ func ImageRef(account string, spec ImageSpec) (string, error) {
 // EnsureImage makes the image usable by Create: it writes the config blob
 // and a generated OCI manifest, creates the image record (an existing
 // record naming other content is ErrExists: records are never repointed)
-// and
-// unpacks the layers into the overlayfs snapshotter (whiteouts are applied
-// by containerd). All layer blobs must already be present (else
+// and unpacks the layers into the overlayfs snapshotter (whiteouts are
+// applied by containerd, which checks each layer against its diff_id). All layer blobs must already be present (else
 // ErrNotFound). It is idempotent and cheap when the image is unpacked.
 func (r *Runtime) EnsureImage(ctx context.Context, spec ImageSpec) error {
 	mdesc, manifest, labels, err := buildManifest(spec)

@@ -3,11 +3,15 @@ package runtime
 import (
 	"archive/tar"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/opencontainers/go-digest"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // specialsLayer ships a character device (the node's /dev/kmsg: 1:11), a
@@ -93,5 +97,42 @@ func TestSpecialFilesAreNeverOpened(t *testing.T) {
 	// by the cleanup.
 	if err := stopped.Start(ctx, nil, nil); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestImageRecordsKeyedByAccountAndContent: record names differ by
+// account and content, never by image name, and a record is never
+// repointed to other content.
+func TestImageRecordsKeyedByAccountAndContent(t *testing.T) {
+	r := env(t)
+	ctx := tctx(t)
+	cfg := func(layer []byte) ImageSpec {
+		d := digest.FromBytes(layer)
+		raw, _ := json.Marshal(ocispec.Image{Platform: ocispec.Platform{OS: "linux", Architecture: "amd64"},
+			RootFS: ocispec.RootFS{Type: "layers", DiffIDs: []digest.Digest{d}}})
+		return ImageSpec{Name: "same", Config: raw, Layers: []Layer{{Digest: d.String(), Size: int64(len(layer))}}}
+	}
+	l1, l2 := makeTar([]tarEntry{{name: "a", typ: tar.TypeReg, mode: 0o644, data: []byte("1")}}), makeTar([]tarEntry{{name: "a", typ: tar.TypeReg, mode: 0o644, data: []byte("2")}})
+	refA1, _ := ImageRef("A", cfg(l1))
+	refA1again, _ := ImageRef("A", cfg(l1))
+	refB1, _ := ImageRef("B", cfg(l1))
+	refA2, _ := ImageRef("A", cfg(l2))
+	if refA1 != refA1again || refA1 == refB1 || refA1 == refA2 || refB1 == refA2 {
+		t.Fatalf("refs: A1 %s (again %s), B1 %s, A2 %s", refA1, refA1again, refB1, refA2)
+	}
+	for _, l := range [][]byte{l1, l2} {
+		if err := r.WriteBlob(ctx, digest.FromBytes(l).String(), int64(len(l)), bytes.NewReader(l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s1 := cfg(l1)
+	s1.Name = refA1
+	if err := r.EnsureImage(ctx, s1); err != nil {
+		t.Fatal(err)
+	}
+	s2 := cfg(l2)
+	s2.Name = refA1 // forced reuse of a record name for other content
+	if err := r.EnsureImage(ctx, s2); !errors.Is(err, ErrExists) {
+		t.Fatalf("repointing a record: %v, want ErrExists", err)
 	}
 }

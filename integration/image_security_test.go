@@ -99,6 +99,14 @@ func TestSpecialFilesAreNeverOpened(t *testing.T) {
 		}
 	}
 
+	// /proc and /sys of a running container are the node's kernel: a fetch
+	// never opens their files (/proc/kmsg is the node's kernel log).
+	for _, p := range []string{"/proc/kmsg", "/sys/kernel/uevent_seqnum"} {
+		if _, err := running.Fetch(ctx, p); !errors.Is(err, sdk.ErrInvalid) || !strings.Contains(err.Error(), "filesystem") {
+			t.Errorf("fetch %s: %v, want ErrInvalid", p, err)
+		}
+	}
+
 	stopped, err := loc.Node().SpawnContainer(ctx, "specials", sdk.Command("true"))
 	if err != nil {
 		t.Fatal(err)

@@ -12,7 +12,10 @@ import (
 // client's behalf: as root on the node, opening /dev/kmsg made by mknod
 // in a container reads the node's kernel log, and opening a FIFO blocks.
 // Only regular files are read or replaced; the others are still listed
-// and stat'ed with their real type.
+// and stat'ed with their real type. Files of kernel pseudo filesystems
+// (/proc, /sys, cgroup, debugfs… mounted in a running container) are
+// regular files that reach the node's kernel — /proc/kmsg is the node's
+// kernel log, and reading it blocks — so they are refused as well.
 
 // kindOf names a file type for an error message.
 func kindOf(m os.FileMode) string {
@@ -57,6 +60,13 @@ func openRegular(h *os.File, p string) (*os.File, error) {
 	if err := checkRegular("fetch", p, fileMode(want.Mode)); err != nil {
 		return nil, err
 	}
+	var fs unix.Statfs_t
+	if err := unix.Fstatfs(int(h.Fd()), &fs); err != nil {
+		return nil, wrapErr(&os.PathError{Op: "fstatfs", Path: p, Err: err}, "fetch")
+	}
+	if name, ok := pseudoFS[int64(fs.Type)]; ok {
+		return nil, fmt.Errorf("fetch %s: %s is a file of the kernel's %s filesystem, which the node does not read for a client: %w", p, p, name, ErrInvalid)
+	}
 	f, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC)
 	if err != nil {
 		return nil, wrapErr(err, "open "+p)
@@ -79,6 +89,30 @@ func openRegular(h *os.File, p string) (*os.File, error) {
 		return nil, wrapErr(err, "open "+p)
 	}
 	return f, nil
+}
+
+// pseudoFS are the kernel filesystems whose files a fetch never opens.
+var pseudoFS = map[int64]string{
+	unix.PROC_SUPER_MAGIC:    "proc",
+	unix.SYSFS_MAGIC:         "sysfs",
+	unix.DEBUGFS_MAGIC:       "debugfs",
+	unix.TRACEFS_MAGIC:       "tracefs",
+	unix.SECURITYFS_MAGIC:    "securityfs",
+	unix.CGROUP_SUPER_MAGIC:  "cgroup",
+	unix.CGROUP2_SUPER_MAGIC: "cgroup2",
+	unix.DEVPTS_SUPER_MAGIC:  "devpts",
+	unix.BPF_FS_MAGIC:        "bpf",
+	unix.PSTOREFS_MAGIC:      "pstore",
+	unix.EFIVARFS_MAGIC:      "efivarfs",
+	unix.SELINUX_MAGIC:       "selinuxfs",
+	unix.SMACK_MAGIC:         "smackfs",
+	unix.BINFMTFS_MAGIC:      "binfmt_misc",
+	unix.NSFS_MAGIC:          "nsfs",
+	unix.FUSE_SUPER_MAGIC:    "fuse",
+	unix.HUGETLBFS_MAGIC:     "hugetlbfs",
+	unix.AUTOFS_SUPER_MAGIC:  "autofs",
+	0x62656570:               "configfs",
+	0x19800202:               "mqueue",
 }
 
 // checkReplaceable refuses a put whose target name holds a device, FIFO or

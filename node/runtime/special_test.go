@@ -93,6 +93,16 @@ func TestSpecialFilesAreNeverOpened(t *testing.T) {
 	if _, _, err := running.Fetch(ctx, "/tmp/l"); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("fetch through a link to a FIFO: %v", err)
 	}
+	// The running container's /proc and /sys are the node's kernel: a
+	// fetch never opens them (/proc/kmsg would read the node's log, and block).
+	for _, p := range []string{"/proc/kmsg", "/proc/1/environ", "/sys/kernel/uevent_seqnum"} {
+		if fi, err := running.Stat(ctx, p); err != nil || !fi.Mode.IsRegular() {
+			t.Fatalf("stat %s: %v %v", p, fi.Mode, err)
+		}
+		if _, _, err := running.Fetch(ctx, p); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "filesystem") {
+			t.Fatalf("fetch %s: %v, want ErrInvalid", p, err)
+		}
+	}
 	// The stopped container is not wedged: it still starts and is destroyed
 	// by the cleanup.
 	if err := stopped.Start(ctx, nil, nil); err != nil {

@@ -1,8 +1,12 @@
 package master
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -12,36 +16,105 @@ import (
 
 // treeCache keeps the merged trees of recently browsed images, so a client
 // walking an image before start does not re-read its layers on every call.
+// Trees are keyed by content (the config digest and every layer digest:
+// the layers were checked against the config's diff_ids on import), so an
+// image of one account can never show as another's. A failed build (a
+// limit reached) is kept too, so it is not retried on every call.
 type treeCache struct {
-	mu    sync.Mutex
-	trees map[string]*imageTree // by config digest
-	order []string              // oldest first
+	mu      sync.Mutex
+	trees   map[string]treeResult
+	order   []string // oldest first
+	entries int      // files in the cached trees
+	builds  flight[treeResult]
+}
+
+type treeResult struct {
+	tree *imageTree
+	err  error
+}
+
+// size is the number of files the result keeps in memory.
+func (r treeResult) size() int {
+	if r.tree == nil {
+		return 0
+	}
+	return len(r.tree.files)
 }
 
 const maxCachedTrees = 8
 
+// treeKey names an image's content.
+func treeKey(img protocol.Image) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n", img.ConfigDigest)
+	for _, l := range img.Layers {
+		fmt.Fprintf(h, "%s\n", l.Digest)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
 // get returns the image's tree, building it (outside the actor loop) when
-// it is not cached. Builds are serialized: they are rare and disk-bound.
-func (c *treeCache) get(layerPath func(string) string, img protocol.Image) (*imageTree, error) {
+// it is not cached. Only callers of the same image wait for a build: a
+// large image being read never holds up the browsing of others. The cache
+// keeps at most maxCachedTrees trees and, beyond the newest, budget files
+// in all.
+func (c *treeCache) get(img protocol.Image, budget int, build func() (*imageTree, error)) (*imageTree, error) {
+	key := treeKey(img)
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if t := c.trees[img.ConfigDigest]; t != nil {
-		return t, nil
+	r, ok := c.trees[key]
+	c.mu.Unlock()
+	if ok {
+		return r.tree, r.err
 	}
-	t, err := buildTree(layerPath, img.Layers)
-	if err != nil {
-		return nil, err
+	r, _ = c.builds.do(key, func() (treeResult, error) {
+		c.mu.Lock()
+		r, ok := c.trees[key]
+		c.mu.Unlock()
+		if ok {
+			return r, nil
+		}
+		t, err := build()
+		r = treeResult{t, err}
+		if err != nil && !errors.Is(err, protocol.ErrLimit) && !errors.Is(err, protocol.ErrInvalid) {
+			return r, nil // not cached: may be transient
+		}
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.trees == nil {
+			c.trees = map[string]treeResult{}
+		}
+		c.trees[key] = r
+		c.order = append(c.order, key)
+		c.entries += r.size()
+		for len(c.order) > 1 && (len(c.order) > maxCachedTrees || c.entries > budget) {
+			c.entries -= c.trees[c.order[0]].size()
+			delete(c.trees, c.order[0])
+			c.order = c.order[1:]
+		}
+		return r, nil
+	})
+	return r.tree, r.err
+}
+
+// fileKind names a file type for an error message.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeSymlink != 0:
+		return "a symbolic link"
+	case m&os.ModeCharDevice != 0:
+		return "a character device"
+	case m&os.ModeDevice != 0:
+		return "a block device"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m.IsRegular():
+		return "a regular file"
 	}
-	if c.trees == nil {
-		c.trees = map[string]*imageTree{}
-	}
-	if len(c.order) >= maxCachedTrees {
-		delete(c.trees, c.order[0])
-		c.order = c.order[1:]
-	}
-	c.trees[img.ConfigDigest] = t
-	c.order = append(c.order, img.ConfigDigest)
-	return t, nil
+	return "not a regular file"
 }
 
 // findImage resolves an image reference of the account ("name" means
@@ -91,7 +164,9 @@ func (m *Master) withTree(s *session, msg *protocol.Msg, needStream bool, do fun
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
-		t, err := m.trees.get(m.layerPath, img)
+		t, err := m.trees.get(img, 2*m.cfg.LayerMaxEntries, func() (*imageTree, error) {
+			return buildTree(m.layerPath, img.Layers, m.readLimits())
+		})
 		if err == nil {
 			err = do(peer, req, t)
 		}
@@ -115,7 +190,7 @@ func (m *Master) imageFiles(s *session, msg *protocol.Msg) {
 // imageFetch streams a regular file of an image's file tree to the client.
 func (m *Master) imageFetch(s *session, msg *protocol.Msg) {
 	m.withTree(s, msg, true, func(peer string, req protocol.ImageFileRequest, t *imageTree) error {
-		rc, fi, err := t.open(m.layerPath, req.Path)
+		rc, fi, err := t.open(m.layerPath, m.cfg.LayerMaxBytes, req.Path)
 		if err != nil {
 			return err
 		}

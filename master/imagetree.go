@@ -10,8 +10,6 @@ import (
 	"sort"
 	"strings"
 
-	"github.com/containerd/containerd/v2/pkg/archive/compression"
-
 	"github.com/tffs/tffs/protocol"
 )
 
@@ -36,28 +34,27 @@ const (
 	maxLinkHops    = 40
 )
 
-// buildTree reads the layers (compressed or not) and merges them.
-func buildTree(layerPath func(digest string) string, layers []protocol.Layer) (*imageTree, error) {
+// buildTree reads the layers (compressed or not) and merges them, within
+// lim: more than lim.maxEntries tar entries in all, or a layer larger than
+// lim.maxBytes decompressed, is an error wrapping protocol.ErrLimit.
+func buildTree(layerPath func(digest string) string, layers []protocol.Layer, lim readLimits) (*imageTree, error) {
 	t := &imageTree{files: map[string]*treeEntry{}, kids: map[string]map[string]bool{}}
 	t.files["/"] = &treeEntry{info: protocol.FileInfo{Name: "/", Mode: uint32(os.ModeDir | 0o755)}}
+	entries := 0
 	for _, l := range layers {
-		if err := t.apply(layerPath(l.Digest), l.Digest); err != nil {
+		if err := t.apply(layerPath(l.Digest), l.Digest, lim, &entries); err != nil {
 			return nil, fmt.Errorf("layer %s: %w", l.Digest, err)
 		}
 	}
 	return t, nil
 }
 
-// apply merges one layer into the tree.
-func (t *imageTree) apply(file, digest string) error {
-	f, err := os.Open(file)
+// apply merges one layer into the tree, counting its tar entries in
+// *entries.
+func (t *imageTree) apply(file, digest string, lim readLimits, entries *int) error {
+	dr, err := openLayer(file, lim.maxBytes)
 	if err != nil {
 		return err
-	}
-	defer f.Close()
-	dr, err := compression.DecompressStream(f)
-	if err != nil {
-		return fmt.Errorf("%w: %v", protocol.ErrInvalid, err)
 	}
 	defer dr.Close()
 	tr := tar.NewReader(dr)
@@ -67,8 +64,14 @@ func (t *imageTree) apply(file, digest string) error {
 		if errors.Is(err, io.EOF) {
 			return nil
 		}
+		if errors.Is(err, protocol.ErrLimit) {
+			return err
+		}
 		if err != nil {
 			return fmt.Errorf("%w: bad tar: %v", protocol.ErrInvalid, err)
+		}
+		if *entries++; *entries > lim.maxEntries {
+			return fmt.Errorf("the image has more than %d files (the master's limit for browsing an image before start): %w", lim.maxEntries, protocol.ErrLimit)
 		}
 		p, ok := cleanTarName(h.Name)
 		if !ok {
@@ -232,7 +235,9 @@ func (t *imageTree) list(p string) ([]protocol.FileInfo, error) {
 const maxListEntries = 4000
 
 // open returns a reader of regular file p's bytes (following symlinks).
-func (t *imageTree) open(layerPath func(string) string, p string) (io.ReadCloser, protocol.FileInfo, error) {
+// Only a regular file is opened: a device, FIFO or socket of the image is
+// refused with ErrInvalid.
+func (t *imageTree) open(layerPath func(string) string, maxBytes int64, p string) (io.ReadCloser, protocol.FileInfo, error) {
 	_, e, err := t.resolve(p, true)
 	if err != nil {
 		return nil, protocol.FileInfo{}, err
@@ -243,15 +248,10 @@ func (t *imageTree) open(layerPath func(string) string, p string) (io.ReadCloser
 		return nil, fi, fmt.Errorf("%s: %w", p, protocol.ErrIsDir)
 	}
 	if !os.FileMode(fi.Mode).IsRegular() || e.layer == "" {
-		return nil, fi, fmt.Errorf("%s is not a regular file: %w", p, protocol.ErrInvalid)
+		return nil, fi, fmt.Errorf("%s is %s, only regular files can be read: %w", p, fileKind(os.FileMode(fi.Mode)), protocol.ErrInvalid)
 	}
-	f, err := os.Open(layerPath(e.layer))
+	dr, err := openLayer(layerPath(e.layer), maxBytes)
 	if err != nil {
-		return nil, fi, err
-	}
-	dr, err := compression.DecompressStream(f)
-	if err != nil {
-		f.Close()
 		return nil, fi, err
 	}
 	tr := tar.NewReader(dr)
@@ -259,14 +259,13 @@ func (t *imageTree) open(layerPath func(string) string, p string) (io.ReadCloser
 		h, err := tr.Next()
 		if err != nil {
 			dr.Close()
-			f.Close()
 			return nil, fi, fmt.Errorf("%s: not found in layer %s: %w", p, e.layer, protocol.ErrNotFound)
 		}
 		if h.Name == e.name && h.Typeflag == tar.TypeReg {
 			return struct {
 				io.Reader
 				io.Closer
-			}{io.LimitReader(tr, h.Size), closers{dr, f}}, fi, nil
+			}{io.LimitReader(tr, h.Size), dr}, fi, nil
 		}
 	}
 }

@@ -76,7 +76,7 @@ func TestImageTreeMergesLayers(t *testing.T) {
 		tarEnt{name: "loop", link: "/loop", flag: tar.TypeSymlink},
 	)
 	lp := func(d string) string { return filepath.Join(dir, d) }
-	tree, err := buildTree(lp, []protocol.Layer{{Digest: "l1"}, {Digest: "l2"}})
+	tree, err := buildTree(lp, []protocol.Layer{{Digest: "l1"}, {Digest: "l2"}}, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -102,7 +102,7 @@ func TestImageTreeMergesLayers(t *testing.T) {
 		}
 	}
 	read := func(p string) (string, error) {
-		rc, _, err := tree.open(lp, p)
+		rc, _, err := tree.open(lp, testLimits.maxBytes, p)
 		if err != nil {
 			return "", err
 		}
@@ -135,7 +135,7 @@ func TestImageTreeMergesLayers(t *testing.T) {
 func TestImageTreeRefusesABrokenLayer(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "bad"), []byte("this is not a tar archive at all, not even close"), 0o644)
-	_, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "bad"}})
+	_, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "bad"}}, testLimits)
 	if err == nil {
 		t.Fatal("a broken layer was accepted")
 	}

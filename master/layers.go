@@ -3,6 +3,7 @@ package master
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -106,18 +107,30 @@ func (m *Master) writeLayer(req protocol.LayerPutRequest, r io.Reader) error {
 	return os.Rename(tmp.Name(), m.layerPath(req.Digest))
 }
 
-// imagePut records an image description once all its layers are cached.
+// imagePut records an image description once all its layers are cached
+// and match its config's diff_ids. Checking reads layers whose diff_id the
+// master has not computed yet, so it runs off the actor goroutine.
 func (m *Master) imagePut(s *session, msg *protocol.Msg) {
 	var img protocol.Image
 	if err := msg.DecodeBody(&img); err != nil {
 		m.reply(s.id, msg, nil, err)
 		return
 	}
-	m.reply(s.id, msg, protocol.Empty{}, m.checkImage(img, func(img protocol.Image) error {
-		return m.store.putImage(s.account, img)
-	}))
+	peer, account := s.id, s.account
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		m.reply(peer, msg, protocol.Empty{}, m.checkImage(img, func(img protocol.Image) error {
+			return m.store.putImage(account, img)
+		}))
+	}()
 }
 
+// checkImage checks an image description and saves it: the config matches
+// its digest, every layer is uploaded, and the digest of each layer's
+// uncompressed tar (computed here by the master, never taken from the
+// client) is the config's rootfs.diff_ids entry for it. Saved layers carry
+// the computed diff_ids. On any mismatch nothing is saved.
 func (m *Master) checkImage(img protocol.Image, save func(protocol.Image) error) error {
 	if img.Name == "" || len(img.Name) > 255 || strings.ContainsAny(img.Name, "\x00\n") {
 		return fmt.Errorf("image name %q: %w", img.Name, protocol.ErrInvalid)
@@ -129,6 +142,17 @@ func (m *Master) checkImage(img protocol.Image, save func(protocol.Image) error)
 	if len(img.Layers) == 0 {
 		return fmt.Errorf("image %q has no layers: %w", img.Name, protocol.ErrInvalid)
 	}
+	var cfg struct {
+		RootFS struct {
+			DiffIDs []string `json:"diff_ids"`
+		} `json:"rootfs"`
+	}
+	if err := json.Unmarshal(img.Config, &cfg); err != nil {
+		return fmt.Errorf("image %q config: %w: %v", img.Name, protocol.ErrInvalid, err)
+	}
+	if len(cfg.RootFS.DiffIDs) != len(img.Layers) {
+		return fmt.Errorf("image %q has %d layers but its config lists %d diff_ids: %w", img.Name, len(img.Layers), len(cfg.RootFS.DiffIDs), protocol.ErrInvalid)
+	}
 	for _, l := range img.Layers {
 		if !validDigest.MatchString(l.Digest) {
 			return fmt.Errorf("layer digest %q: %w", l.Digest, protocol.ErrInvalid)
@@ -137,6 +161,19 @@ func (m *Master) checkImage(img protocol.Image, save func(protocol.Image) error)
 			return fmt.Errorf("layer %s is not uploaded: %w", l.Digest, protocol.ErrNotFound)
 		}
 	}
+	layers := make([]protocol.Layer, len(img.Layers))
+	for i, l := range img.Layers {
+		id, err := m.diffID(l.Digest)
+		if err != nil {
+			return fmt.Errorf("image %q: %w", img.Name, err)
+		}
+		if want := cfg.RootFS.DiffIDs[i]; id != want {
+			return fmt.Errorf("image %q: layer %d (%s) unpacks to %s, but the config's diff_id is %s: %w", img.Name, i, l.Digest, id, want, protocol.ErrInvalid)
+		}
+		l.DiffID = id
+		layers[i] = l
+	}
+	img.Layers = layers
 	return save(img)
 }
 

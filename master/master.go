@@ -20,7 +20,15 @@ type Config struct {
 	Listen         string        // ZeroMQ endpoint, default tcp://0.0.0.0:2020
 	SessionTimeout time.Duration // a silent session is garbage-collected after this (default 2m)
 	NodeTimeout    time.Duration // a silent node is declared gone after this (default 30s)
-	Log            *slog.Logger
+	// LayerMaxBytes bounds the decompressed size of a layer the master
+	// reads (to check its diff_id, to show an image's files before start);
+	// default 64 GiB. A larger layer is refused with ErrLimit.
+	LayerMaxBytes int64
+	// LayerMaxEntries bounds the tar entries the master reads to build one
+	// image's file tree (all its layers together); default 200000. Browsing
+	// a larger image fails with ErrLimit.
+	LayerMaxEntries int
+	Log             *slog.Logger
 }
 
 func (c *Config) setDefaults() {
@@ -32,6 +40,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.NodeTimeout == 0 {
 		c.NodeTimeout = 30 * time.Second
+	}
+	if c.LayerMaxBytes <= 0 {
+		c.LayerMaxBytes = defaultLayerMaxBytes
+	}
+	if c.LayerMaxEntries <= 0 {
+		c.LayerMaxEntries = defaultLayerMaxEntries
 	}
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
@@ -46,7 +60,8 @@ type Master struct {
 	store    *store
 	srv      *protocol.Server
 	layerDir string
-	trees    treeCache // merged file trees of images browsed before start
+	trees    treeCache      // merged file trees of images browsed before start
+	diffIDs  flight[string] // diff_id computations in progress, by layer digest
 
 	do      chan func() // work for the actor goroutine
 	streams *protocol.Streams

@@ -266,7 +266,7 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 	m.containers[id] = c
 	s.names[name] = id
 	fwd := &protocol.Msg{Kind: protocol.KindRequest, ID: msg.ID, Op: protocol.OpSpawn, Session: s.id, Container: id}
-	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img}); err != nil {
+	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account}); err != nil {
 		m.forget(c)
 		m.reply(s.id, msg, nil, err)
 		return

@@ -69,12 +69,13 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 	if req.ID == "" || m.Session == "" {
 		return nil, fmt.Errorf("spawn without id or session: %w", protocol.ErrInvalid)
 	}
-	if err := n.ensureImage(ctx, req.Image); err != nil {
+	ref, err := n.ensureImage(ctx, req.Account, req.Image)
+	if err != nil {
 		return nil, err
 	}
 	r := req.Request
 	spec := runtime.Spec{
-		ID: req.ID, Image: req.Image.Name, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: r.User,
+		ID: req.ID, Image: ref, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: r.User,
 		Hostname: r.Hostname, CPUs: r.CPUs, Memory: r.Memory, Asleep: r.Asleep,
 	}
 	if spec.Hostname == "" {
@@ -106,7 +107,7 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 		n.destroy(context.WithoutCancel(ctx), c, "start failed")
 		return nil, err
 	}
-	n.log.Info("container started", "container", c.id, "image", spec.Image, "session", c.session)
+	n.log.Info("container started", "container", c.id, "image", req.Image.Name, "record", spec.Image, "session", c.session)
 	return protocol.SpawnReply{ID: c.id, Boot: boot}, nil
 }
 

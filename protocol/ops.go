@@ -164,11 +164,14 @@ type SpawnRequest struct {
 }
 
 // NodeSpawn is a spawn as the master forwards it: the request, the id the
-// master chose and the image description the node must have.
+// master chose, the image description the node must have and the account
+// the master stamped on it (the node keys its image records by account and
+// content, never by the image's name alone).
 type NodeSpawn struct {
 	ID      string       `cbor:"1,keyasint"`
 	Request SpawnRequest `cbor:"2,keyasint"`
 	Image   Image        `cbor:"3,keyasint"`
+	Account string       `cbor:"4,keyasint"`
 }
 
 // SpawnReply names the new container.

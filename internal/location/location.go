@@ -32,7 +32,11 @@ type Config struct {
 	SessionTimeout time.Duration // master's session GC timeout (default 2m)
 	Busybox        string        // busybox-static binary for the test image (default /bin/busybox; "-" = none)
 	NoNode         bool          // start only the master
-	Log            *slog.Logger
+	// LayerMaxBytes and LayerMaxEntries are the master's limits on reading
+	// layers (master.Config); 0 = the master's defaults.
+	LayerMaxBytes   int64
+	LayerMaxEntries int
+	Log             *slog.Logger
 }
 
 // Location is a running embedded location.
@@ -69,7 +73,8 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
 	m, err := master.New(master.Config{Dir: filepath.Join(cfg.Dir, "master"), Listen: cfg.Listen,
-		SessionTimeout: cfg.SessionTimeout, Log: cfg.Log.With("component", "master")})
+		SessionTimeout: cfg.SessionTimeout, LayerMaxBytes: cfg.LayerMaxBytes, LayerMaxEntries: cfg.LayerMaxEntries,
+		Log: cfg.Log.With("component", "master")})
 	if err != nil {
 		return nil, err
 	}

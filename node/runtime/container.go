@@ -48,6 +48,9 @@ type Container struct {
 	spec  Spec
 	netns string
 	ctr   client.Container
+	// manifest is the digest of the image manifest the container was
+	// created from; a reset prepares its snapshot from exactly that.
+	manifest string
 
 	mu        sync.Mutex // lifecycle; also held during file ops on a temporary mount
 	boot      *boot      // current (or last) main task, nil before the first Start
@@ -93,6 +96,7 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 	if err != nil {
 		return nil, wrapErr(err, "image "+spec.Image)
 	}
+	c.manifest = img.Target().Digest.String()
 	if err := createNetns(c.netns); err != nil {
 		return nil, err
 	}

@@ -40,7 +40,10 @@ func (c *Container) Put(ctx context.Context, p string, mode os.FileMode, r io.Re
 }
 
 // Fetch opens path (following symlinks inside the container) for reading.
-// The caller must close the reader.
+// Only a regular file is opened: a directory, device, FIFO or socket is
+// refused with ErrInvalid (the reason in the message) before anything
+// opens it, so a fetch can neither read the node's devices nor block on a
+// FIFO. The caller must close the reader.
 func (c *Container) Fetch(ctx context.Context, p string) (io.ReadCloser, FileInfo, error) {
 	if _, _, err := splitPath(p); err != nil {
 		return nil, FileInfo{}, err
@@ -61,10 +64,11 @@ func (c *Container) Fetch(ctx context.Context, p string) (io.ReadCloser, FileInf
 		if fi.Mode.IsDir() {
 			return fmt.Errorf("fetch %s: %w: %w", p, ErrInvalid, unix.EISDIR)
 		}
-		if f, err = pathrs.Reopen(h, unix.O_RDONLY); err != nil {
-			return wrapErr(err, "open "+p)
+		if err := checkRegular("fetch", p, fi.Mode); err != nil {
+			return err
 		}
-		return nil
+		f, err = openRegular(h, p)
+		return err
 	})
 	if err != nil {
 		return nil, FileInfo{}, err
@@ -108,7 +112,7 @@ func (c *Container) List(ctx context.Context, dir string) ([]FileInfo, error) {
 			return err
 		}
 		defer h.Close()
-		d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY)
+		d, err := pathrs.Reopen(h, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK)
 		if err != nil {
 			return wrapErr(err, "open directory "+dir)
 		}

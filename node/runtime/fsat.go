@@ -124,8 +124,9 @@ func resolveFinal(root *os.File, p string) (string, error) {
 }
 
 // putAt writes r to p inside root: parent directories are created (0755),
-// the data goes to a temporary file in the target directory which is then
-// renamed over p.
+// the data goes to a temporary file in the target directory (created
+// O_EXCL|O_NOFOLLOW) which is then renamed over p. A device, FIFO or socket
+// at p is refused (ErrInvalid), before and again just before the rename.
 func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.Reader) error {
 	p, err := resolveFinal(root, p)
 	if err != nil {
@@ -143,6 +144,9 @@ func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.
 		return wrapErr(err, "create "+dir)
 	}
 	defer parent.Close()
+	if err := checkReplaceable(parent, base, p); err != nil {
+		return err
+	}
 	var rnd [8]byte
 	_, _ = rand.Read(rnd[:])
 	tmp := ".tffs-put-" + hex.EncodeToString(rnd[:])
@@ -157,6 +161,9 @@ func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.
 	}
 	if cerr := f.Close(); err == nil {
 		err = cerr
+	}
+	if err == nil {
+		err = checkReplaceable(parent, base, p)
 	}
 	if err == nil {
 		err = unix.Renameat(int(parent.Fd()), tmp, int(parent.Fd()), base)

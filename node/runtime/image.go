@@ -3,6 +3,8 @@ package runtime
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -29,7 +31,7 @@ type Layer struct {
 // ImageSpec describes an image whose blobs are (or will be) in the
 // content store.
 type ImageSpec struct {
-	Name         string  // image name, used as Spec.Image
+	Name         string  // image record name, used as Spec.Image; see ImageRef
 	Config       []byte  // raw OCI image config JSON
 	ConfigDigest string  // digest of Config; "" = computed
 	Layers       []Layer // bottom layer first
@@ -75,10 +77,28 @@ func (r *Runtime) writeBlob(ctx context.Context, desc ocispec.Descriptor, rd io.
 	return nil
 }
 
+// ImageRef returns the image record name for spec as account's: it is
+// derived from the account and the image's content (the digest of the
+// manifest built from its config and layers), so no other account, no
+// reused name and no reused config can make it name other files. spec.Name
+// is ignored.
+func ImageRef(account string, spec ImageSpec) (string, error) {
+	if spec.Name == "" {
+		spec.Name = "-"
+	}
+	mdesc, _, _, err := buildManifest(spec)
+	if err != nil {
+		return "", err
+	}
+	acct := sha256.Sum256([]byte("tffs-account\x00" + account))
+	return "tffs/" + hex.EncodeToString(acct[:16]) + "@" + mdesc.Digest.String(), nil
+}
+
 // EnsureImage makes the image usable by Create: it writes the config blob
-// and a generated OCI manifest, creates or updates the image record and
-// unpacks the layers into the overlayfs snapshotter (whiteouts are applied
-// by containerd). All layer blobs must already be present (else
+// and a generated OCI manifest, creates the image record (an existing
+// record naming other content is ErrExists: records are never repointed)
+// and unpacks the layers into the overlayfs snapshotter (whiteouts are
+// applied by containerd, which checks each layer against its diff_id). All layer blobs must already be present (else
 // ErrNotFound). It is idempotent and cheap when the image is unpacked.
 func (r *Runtime) EnsureImage(ctx context.Context, spec ImageSpec) error {
 	mdesc, manifest, labels, err := buildManifest(spec)
@@ -104,13 +124,12 @@ func (r *Runtime) EnsureImage(ctx context.Context, spec ImageSpec) error {
 	rec := images.Image{Name: spec.Name, Target: mdesc}
 	is := r.client.ImageService()
 	if cur, err := is.Get(ctx, spec.Name); err == nil {
+		// A record is never repointed: what a container was created from
+		// stays what it reboots and resets into.
 		if cur.Target.Digest != mdesc.Digest {
-			if rec, err = is.Update(ctx, rec, "target"); err != nil {
-				return wrapErr(err, "update image "+spec.Name)
-			}
-		} else {
-			rec = cur
+			return fmt.Errorf("image record %s names manifest %s, not %s: %w", spec.Name, cur.Target.Digest, mdesc.Digest, ErrExists)
 		}
+		rec = cur
 	} else if errdefs.IsNotFound(err) {
 		if rec, err = is.Create(ctx, rec); err != nil {
 			return wrapErr(err, "create image "+spec.Name)

@@ -80,6 +80,9 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 	if err != nil {
 		return wrapErr(err, "image "+c.spec.Image)
 	}
+	if got := img.Target().Digest.String(); got != c.manifest {
+		return fmt.Errorf("image record %s names manifest %s, not %s the container was created from: %w", c.spec.Image, got, c.manifest, ErrBusy)
+	}
 	if ok, err := img.IsUnpacked(ctx, snapshotter); err != nil || !ok {
 		if err := img.Unpack(ctx, snapshotter); err != nil {
 			return wrapErr(err, "unpack image "+c.spec.Image)

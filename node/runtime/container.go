@@ -38,6 +38,9 @@ type Spec struct {
 	// `sleep 2147483647` from the image (the image must contain a sleep
 	// that accepts that argument, e.g. busybox or coreutils).
 	Asleep bool
+	// Relax loosens the runtime's Hardening for this container (trusted
+	// images only; the caller decides who may ask).
+	Relax Relax
 }
 
 // Container is a containerd container created by a Runtime. Its methods
@@ -48,6 +51,7 @@ type Container struct {
 	spec  Spec
 	netns string
 	ctr   client.Container
+	owner owner // host ids of the container's root: what the node creates in it is theirs
 
 	mu        sync.Mutex // lifecycle; also held during file ops on a temporary mount
 	boot      *boot      // current (or last) main task, nil before the first Start
@@ -71,6 +75,9 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 			return nil, err
 		}
 	}
+	if err := spec.Relax.Check(); err != nil {
+		return nil, fmt.Errorf("container %s: %w", spec.ID, err)
+	}
 	r.mu.Lock()
 	if _, ok := r.containers[spec.ID]; ok || r.creating[spec.ID] {
 		r.mu.Unlock()
@@ -78,7 +85,7 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 	}
 	r.creating[spec.ID] = true
 	r.mu.Unlock()
-	c := &Container{r: r, id: spec.ID, spec: spec, netns: r.netnsName(spec.ID)}
+	c := &Container{r: r, id: spec.ID, spec: spec, netns: r.netnsName(spec.ID), owner: r.rootOwner(spec)}
 	defer func() {
 		r.mu.Lock()
 		delete(r.creating, spec.ID)
@@ -93,7 +100,12 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 	if err != nil {
 		return nil, wrapErr(err, "image "+spec.Image)
 	}
-	if err := createNetns(c.netns); err != nil {
+	if spec.Relax.HostUsers {
+		err = createNetns(c.netns)
+	} else {
+		err = createUserNetns(c.netns, r.hard)
+	}
+	if err != nil {
 		return nil, err
 	}
 	defer func() {
@@ -106,15 +118,21 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 		return nil, wrapErr(err, "lease")
 	}
 	defer done(r.nsCtx(context.Background()))
+	parent, err := r.rootParent(ctx, img, spec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.client.SnapshotService(snapshotter).Prepare(lctx, spec.ID, parent); err != nil {
+		return nil, wrapErr(err, "prepare snapshot "+spec.ID)
+	}
 	ctr, err := r.client.NewContainer(lctx, spec.ID,
 		client.WithImage(img),
 		client.WithSnapshotter(snapshotter),
-		client.WithNewSnapshot(spec.ID, img),
+		client.WithSnapshot(spec.ID),
 		client.WithContainerLabels(map[string]string{"tffs.netns": c.netns}),
-		client.WithNewSpec(specOpts(img, spec, c.netns)...),
+		client.WithNewSpec(r.specOpts(img, spec, c.netns)...),
 	)
 	if err != nil {
-		// NewContainer may have prepared the snapshot before failing.
 		bg, cancel := r.bgCtx()
 		_ = r.client.SnapshotService(snapshotter).Remove(bg, spec.ID)
 		cancel()
@@ -150,7 +168,7 @@ func (c *Container) writePreboot(ctx context.Context) error {
 			if mode == 0 {
 				mode = 0o644
 			}
-			if err := putAt(ctx, root, f.Path, mode, bytes.NewReader(f.Data)); err != nil {
+			if err := putAt(ctx, root, f.Path, mode, bytes.NewReader(f.Data), c.owner); err != nil {
 				return fmt.Errorf("pre-boot file %s: %w", f.Path, err)
 			}
 		}

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/containerd/containerd/v2/core/mount"
-	"github.com/opencontainers/image-spec/identity"
 	"golang.org/x/sys/unix"
 )
 
@@ -85,9 +84,9 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 			return wrapErr(err, "unpack image "+c.spec.Image)
 		}
 	}
-	diffIDs, err := img.RootFS(ctx)
+	parent, err := c.r.rootParent(ctx, img, c.spec)
 	if err != nil {
-		return wrapErr(err, "image rootfs "+c.spec.Image)
+		return err
 	}
 	lctx, done, err := c.r.client.WithLease(ctx)
 	if err != nil {
@@ -98,7 +97,7 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 	if err := sn.Remove(lctx, c.id); err != nil && sentinelOf(err) != ErrNotFound {
 		return wrapErr(err, "remove snapshot "+c.id)
 	}
-	if _, err := sn.Prepare(lctx, c.id, identity.ChainID(diffIDs).String()); err != nil {
+	if _, err := sn.Prepare(lctx, c.id, parent); err != nil {
 		return wrapErr(err, "prepare snapshot "+c.id)
 	}
 	return nil

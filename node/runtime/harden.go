@@ -1,13 +1,16 @@
 package runtime
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	goruntime "runtime"
 	"slices"
 
 	"github.com/containerd/containerd/v2/contrib/seccomp"
+	"github.com/containerd/containerd/v2/core/containers"
 	"github.com/containerd/containerd/v2/pkg/cap"
 	"github.com/containerd/containerd/v2/pkg/oci"
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -18,7 +21,8 @@ import (
 //   - a user namespace: container uid/gid 0..Size-1 are host ids
 //     UIDStart..UIDStart+Size-1, so container root is not host root. Every
 //     container of a node uses the same range.
-//   - containerd's default seccomp profile (the one Docker uses).
+//   - containerd's default seccomp profile (the one Docker uses), for the
+//     node's native architecture only (see withNativeSeccompArch).
 //   - Docker's default capability set without CAP_MKNOD and CAP_NET_RAW.
 //   - a pids limit and, when the spawn gives none, a memory limit.
 //
@@ -164,7 +168,7 @@ func (r *Runtime) hardenOpts(s Spec, nsName string) []oci.SpecOpts {
 		}))
 	}
 	if !s.Relax.NoSeccomp {
-		opts = append(opts, seccomp.WithDefaultProfile())
+		opts = append(opts, seccomp.WithDefaultProfile(), withNativeSeccompArch)
 	}
 	if h.PidsLimit > 0 {
 		opts = append(opts, oci.WithPidsLimit(h.PidsLimit))
@@ -194,4 +198,25 @@ func allowTraverse(dir string) error {
 			return nil
 		}
 	}
+}
+
+// nativeArch is the seccomp architecture of the node's own system calls.
+var nativeArch = map[string]specs.Arch{
+	"amd64": specs.ArchX86_64, "arm64": specs.ArchAARCH64, "s390x": specs.ArchS390X,
+	"riscv64": specs.ArchRISCV64, "ppc64le": specs.ArchPPC64LE, "loong64": specs.ArchLOONGARCH64,
+}[goruntime.GOARCH]
+
+// withNativeSeccompArch keeps only the native architecture in the seccomp
+// profile (containerd's default lists i386 and x32 as well on amd64), so
+// system calls through the 32-bit compat entry points are refused: 32-bit
+// binaries do not run in a hardened container (a trusted image may run
+// them with NoSeccomp). The compat entry is an old attack surface of the
+// kernel, and compiling the filter for three architectures made runc
+// (1.1.5, libseccomp 2.5.4) about 40 ms slower on every process start,
+// exec included, on the 2-core test VM (native only: about 10 ms).
+func withNativeSeccompArch(_ context.Context, _ oci.Client, _ *containers.Container, s *specs.Spec) error {
+	if nativeArch != "" && s.Linux != nil && s.Linux.Seccomp != nil {
+		s.Linux.Seccomp.Architectures = []specs.Arch{nativeArch}
+	}
+	return nil
 }

@@ -100,16 +100,19 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 	if err != nil {
 		return nil, wrapErr(err, "image "+spec.Image)
 	}
-	if spec.Relax.HostUsers {
-		err = createNetns(c.netns)
-	} else {
-		err = createUserNetns(c.netns, r.hard)
-	}
-	if err != nil {
-		return nil, err
-	}
+	// The namespaces are made while containerd prepares the container
+	// (a user namespace costs a short-lived process, see userns.go).
+	nsDone := make(chan error, 1)
+	go func() {
+		if spec.Relax.HostUsers {
+			nsDone <- createNetns(c.netns)
+		} else {
+			nsDone <- createUserNetns(c.netns, r.hard)
+		}
+	}()
+	waitNetns := sync.OnceValue(func() error { return <-nsDone })
 	defer func() {
-		if retErr != nil {
+		if retErr != nil && waitNetns() == nil {
 			_ = deleteNetns(c.netns)
 		}
 	}()
@@ -118,12 +121,8 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 		return nil, wrapErr(err, "lease")
 	}
 	defer done(r.nsCtx(context.Background()))
-	parent, err := r.rootParent(ctx, img, spec)
-	if err != nil {
+	if err := r.prepareRoot(lctx, img, spec, spec.ID); err != nil {
 		return nil, err
-	}
-	if _, err := r.client.SnapshotService(snapshotter).Prepare(lctx, spec.ID, parent); err != nil {
-		return nil, wrapErr(err, "prepare snapshot "+spec.ID)
 	}
 	ctr, err := r.client.NewContainer(lctx, spec.ID,
 		client.WithImage(img),
@@ -146,6 +145,9 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 			_ = ctr.Delete(bg, client.WithSnapshotCleanup)
 		}
 	}()
+	if err := waitNetns(); err != nil {
+		return nil, err
+	}
 	if oci, err := ctr.Spec(ctx); err != nil || oci.Process == nil || len(oci.Process.Args) == 0 {
 		return nil, fmt.Errorf("container %s: no command (image has no Entrypoint/Cmd and Args is empty): %w", spec.ID, ErrInvalid)
 	}

@@ -23,37 +23,46 @@ import (
 // name); different images are remapped concurrently.
 var remapLocks sync.Map // string → *sync.Mutex
 
-// rootParent returns the committed snapshot a container's root is
-// prepared on: the image's unpacked chain, or for a container in the
-// node's user namespace that chain with its owners shifted into the uid
-// range (see harden.go), made on first use.
-func (r *Runtime) rootParent(ctx context.Context, img client.Image, s Spec) (string, error) {
+// prepareRoot prepares the active snapshot key (ctx carries its lease) for
+// a container's root: on the image's unpacked chain, or for a container
+// in the node's user namespace on that chain with its owners shifted into
+// the uid range (see harden.go), made on first use.
+func (r *Runtime) prepareRoot(ctx context.Context, img client.Image, s Spec, key string) error {
 	diffIDs, err := img.RootFS(ctx)
 	if err != nil {
-		return "", wrapErr(err, "image rootfs "+img.Name())
+		return wrapErr(err, "image rootfs "+img.Name())
 	}
 	chain := identity.ChainID(diffIDs).String()
-	if s.Relax.HostUsers {
-		return chain, nil
+	sn := r.client.SnapshotService(snapshotter)
+	parent := chain
+	if !s.Relax.HostUsers {
+		parent = r.remapKey(chain)
 	}
-	return r.remapped(ctx, chain)
+	_, err = sn.Prepare(ctx, key, parent)
+	if errdefs.IsNotFound(err) && parent != chain {
+		if err = r.remap(ctx, chain); err == nil {
+			_, err = sn.Prepare(ctx, key, parent)
+		}
+	}
+	return wrapErr(err, "prepare snapshot "+key)
 }
 
-// remapped returns the name of chain's remapped snapshot, making it if
-// needed. It is held by the blob lease, so it stays (a cache) when the
-// containers made from it are gone.
-func (r *Runtime) remapped(ctx context.Context, chain string) (string, error) {
-	h := r.hard
-	key := fmt.Sprintf("tffs-remap-%d-%d-%s", h.UIDStart, h.UIDSize, chain)
-	sn := r.client.SnapshotService(snapshotter)
-	if _, err := sn.Stat(ctx, key); err == nil {
-		return key, nil
-	}
+// remapKey names chain's remapped snapshot.
+func (r *Runtime) remapKey(chain string) string {
+	return fmt.Sprintf("tffs-remap-%d-%d-%s", r.hard.UIDStart, r.hard.UIDSize, chain)
+}
+
+// remap makes chain's remapped snapshot unless it exists. It is held by
+// the blob lease, so it stays (a cache) when the containers made from it
+// are gone.
+func (r *Runtime) remap(ctx context.Context, chain string) error {
+	h, key := r.hard, r.remapKey(chain)
 	mu, _ := remapLocks.LoadOrStore(r.cfg.Namespace+"/"+key, &sync.Mutex{})
 	mu.(*sync.Mutex).Lock()
 	defer mu.(*sync.Mutex).Unlock()
+	sn := r.client.SnapshotService(snapshotter)
 	if _, err := sn.Stat(ctx, key); err == nil {
-		return key, nil
+		return nil
 	}
 	ctx = leases.WithLease(ctx, blobLease)
 	var rnd [8]byte
@@ -61,7 +70,7 @@ func (r *Runtime) remapped(ctx context.Context, chain string) (string, error) {
 	tmp := key + "-tmp-" + hex.EncodeToString(rnd[:])
 	mounts, err := sn.Prepare(ctx, tmp, chain)
 	if err != nil {
-		return "", wrapErr(err, "prepare remapped snapshot of "+chain)
+		return wrapErr(err, "prepare remapped snapshot of "+chain)
 	}
 	committed := false
 	defer func() {
@@ -72,15 +81,15 @@ func (r *Runtime) remapped(ctx context.Context, chain string) (string, error) {
 		}
 	}()
 	if err := r.withTempMount(mounts, func(root string) error { return shiftOwners(root, h) }); err != nil {
-		return "", fmt.Errorf("remap image %s into uid range %d+%d: %w", chain, h.UIDStart, h.UIDSize, err)
+		return fmt.Errorf("remap image %s into uid range %d+%d: %w", chain, h.UIDStart, h.UIDSize, err)
 	}
 	err = sn.Commit(ctx, key, tmp, snapshots.WithLabels(map[string]string{"tffs.remap.chain": chain}))
 	if err != nil && !errdefs.IsAlreadyExists(err) {
-		return "", wrapErr(err, "commit remapped snapshot of "+chain)
+		return wrapErr(err, "commit remapped snapshot of "+chain)
 	}
 	committed = err == nil
 	r.log.Info("image remapped into the uid range", "chain", chain, "snapshot", key)
-	return key, nil
+	return nil
 }
 
 // withTempMount mounts mounts on a fresh directory under the state dir

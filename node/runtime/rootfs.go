@@ -84,10 +84,6 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 			return wrapErr(err, "unpack image "+c.spec.Image)
 		}
 	}
-	parent, err := c.r.rootParent(ctx, img, c.spec)
-	if err != nil {
-		return err
-	}
 	lctx, done, err := c.r.client.WithLease(ctx)
 	if err != nil {
 		return wrapErr(err, "lease")
@@ -97,8 +93,5 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 	if err := sn.Remove(lctx, c.id); err != nil && sentinelOf(err) != ErrNotFound {
 		return wrapErr(err, "remove snapshot "+c.id)
 	}
-	if _, err := sn.Prepare(lctx, c.id, parent); err != nil {
-		return wrapErr(err, "prepare snapshot "+c.id)
-	}
-	return nil
+	return c.r.prepareRoot(lctx, img, c.spec, c.id)
 }

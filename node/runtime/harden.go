@@ -35,8 +35,11 @@ import (
 // image, at the same cost. The copy is kept under the node's blob lease, so
 // it outlives the containers made from it and is made again only for a new
 // image (or range). Measured on the 2-core test VM with busybox (2 MB,
-// 270 entries): the first spawn of an image pays about 10-20 ms for the
-// copy, later spawns nothing measurable (bench/BenchmarkSpawnToRunning).
+// 270 entries): the copy takes 20-200 ms, once; later spawns only prepare
+// on top of it. A container's user namespace costs about 6 ms more per
+// spawn (userns.go) and the seccomp filter about 10 ms per process start;
+// bench/BenchmarkSpawnToRunning measures spawns with and without the
+// hardening against plain containerd.
 // Idmapped mounts (containerd >= 2.0 with runc >= 1.2) would avoid the
 // copy but need a newer daemon and runtime than the node's distribution
 // ships; the one-time copy is cheap enough that it is not worth it.

@@ -20,7 +20,9 @@ import (
 //
 //   - a user namespace: container uid/gid 0..Size-1 are host ids
 //     UIDStart..UIDStart+Size-1, so container root is not host root. Every
-//     container of a node uses the same range.
+//     container of a node uses the same range (so the remapped image below
+//     is shared): containers are kept apart from each other by their
+//     namespaces and roots, not by distinct host ids.
 //   - containerd's default seccomp profile (the one Docker uses), for the
 //     node's native architecture only (see withNativeSeccompArch).
 //   - Docker's default capability set without CAP_MKNOD and CAP_NET_RAW.
@@ -35,9 +37,10 @@ import (
 // image, at the same cost. The copy is kept under the node's blob lease, so
 // it outlives the containers made from it and is made again only for a new
 // image (or range). Measured on the 2-core test VM with busybox (2 MB,
-// 270 entries): the copy takes 20-200 ms, once; later spawns only prepare
-// on top of it. A container's user namespace costs about 6 ms more per
-// spawn (userns.go) and the seccomp filter about 10 ms per process start;
+// 270 entries): the copy takes 20-200 ms, once (overlayfs copies up every
+// file it chowns, so a big image costs one full copy); later spawns only
+// prepare on top of it. A container's user namespace costs about 3-6 ms
+// per spawn (userns.go) and the seccomp filter about 10 ms per process start;
 // bench/BenchmarkSpawnToRunning measures spawns with and without the
 // hardening against plain containerd.
 // Idmapped mounts (containerd >= 2.0 with runc >= 1.2) would avoid the

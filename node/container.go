@@ -69,6 +69,10 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 	if req.ID == "" || m.Session == "" {
 		return nil, fmt.Errorf("spawn without id or session: %w", protocol.ErrInvalid)
 	}
+	relax, err := n.relaxation(req)
+	if err != nil {
+		return nil, err
+	}
 	ref, err := n.ensureImage(ctx, req.Account, req.Image)
 	if err != nil {
 		return nil, err
@@ -76,7 +80,7 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 	r := req.Request
 	spec := runtime.Spec{
 		ID: req.ID, Image: ref, Args: r.Args, Env: r.Env, Cwd: r.Cwd, User: r.User,
-		Hostname: r.Hostname, CPUs: r.CPUs, Memory: r.Memory, Asleep: r.Asleep,
+		Hostname: r.Hostname, CPUs: r.CPUs, Memory: r.Memory, Asleep: r.Asleep, Relax: relax,
 	}
 	if spec.Hostname == "" {
 		spec.Hostname = req.ID

@@ -25,6 +25,13 @@ type Config struct {
 	Containerd    string // containerd socket; "" starts a private containerd under Dir
 	Namespace     string // containerd namespace, default "tffs-<name>"
 	StatsInterval time.Duration
+	// Hardening confines every container (user namespace uid range,
+	// pids limit, default memory limit); zero fields take the defaults.
+	Hardening runtime.Hardening
+	// TrustedImages are the config digests ("sha256:...") of the images
+	// whose spawns may relax the hardening (sdk.Trusted and the like);
+	// "*" trusts every image. Empty: no spawn may relax it.
+	TrustedImages []string
 	Log           *slog.Logger
 }
 
@@ -108,7 +115,8 @@ func (n *Node) Run(ctx context.Context) error {
 	n.mu.Unlock()
 	stateDir := filepath.Join(n.cfg.Dir, "state")
 	os.MkdirAll(stateDir, 0o700)
-	rt, err := runtime.New(ctx, runtime.Config{Socket: sock, Namespace: n.cfg.Namespace, StateDir: stateDir, Log: n.log})
+	rt, err := runtime.New(ctx, runtime.Config{Socket: sock, Namespace: n.cfg.Namespace, StateDir: stateDir,
+		Hardening: n.cfg.Hardening, Log: n.log})
 	if err != nil {
 		return err
 	}

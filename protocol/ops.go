@@ -161,6 +161,16 @@ type SpawnRequest struct {
 	Stderr   uint64   `cbor:"13,keyasint,omitempty"`
 	Hostname string   `cbor:"14,keyasint,omitempty"`
 	Tag      string   `cbor:"15,keyasint,omitempty"` // unique among the account's containers; see CheckTag
+	Relax    *Relax   `cbor:"16,keyasint,omitempty"` // nil = the node's full hardening
+}
+
+// Relax asks a node to loosen its default hardening of one container. A
+// node grants it only for an image its operator trusts (else
+// ErrPermission).
+type Relax struct {
+	HostUsers bool     `cbor:"1,keyasint,omitempty"` // no user namespace: container root is the node's root
+	NoSeccomp bool     `cbor:"2,keyasint,omitempty"` // no seccomp filter
+	Caps      []string `cbor:"3,keyasint,omitempty"` // capabilities added to the default set, e.g. "CAP_MKNOD"
 }
 
 // NodeSpawn is a spawn as the master forwards it: the request, the id the

@@ -113,6 +113,48 @@ func PreBootFileMode(path string, data []byte, mode uint32) SpawnOption {
 // Asleep starts the container with no main workload, for processes only.
 func Asleep() SpawnOption { return func(c *spawnConfig) { c.req.Asleep = true } }
 
+// Containers run hardened by default: in a user namespace (container root
+// is an unprivileged user of the node), under containerd's default seccomp
+// profile, without CAP_MKNOD and CAP_NET_RAW, with pids and memory limits.
+// The options below are relaxations of that hardening for a trusted image:
+// each gives the container more power over its node. A node grants them
+// only for images its operator listed as trusted (`tffs node
+// --trusted-images`); otherwise the spawn fails with ErrPermission.
+
+// Trusted is a relaxation: the container runs as under plain containerd,
+// without user namespace (its root is the node's root), without seccomp
+// filter, with containerd's default capabilities (CAP_MKNOD and
+// CAP_NET_RAW included). The node's pids and memory limits still apply.
+func Trusted() SpawnOption {
+	return func(c *spawnConfig) {
+		r := c.relax()
+		r.HostUsers, r.NoSeccomp = true, true
+		r.Caps = append(r.Caps, "CAP_MKNOD", "CAP_NET_RAW")
+	}
+}
+
+// HostUsers is a relaxation: the container runs without a user namespace,
+// so its root is the node's root.
+func HostUsers() SpawnOption { return func(c *spawnConfig) { c.relax().HostUsers = true } }
+
+// NoSeccomp is a relaxation: the container runs without a seccomp filter.
+func NoSeccomp() SpawnOption { return func(c *spawnConfig) { c.relax().NoSeccomp = true } }
+
+// AddCapabilities is a relaxation: it adds Linux capabilities (e.g.
+// "CAP_MKNOD", "CAP_NET_RAW", "CAP_SYS_PTRACE") to the container's default
+// set. Those that act on devices or the node's network (CAP_MKNOD,
+// CAP_NET_RAW, CAP_NET_ADMIN...) have effect only with HostUsers too.
+func AddCapabilities(caps ...string) SpawnOption {
+	return func(c *spawnConfig) { r := c.relax(); r.Caps = append(r.Caps, caps...) }
+}
+
+func (c *spawnConfig) relax() *protocol.Relax {
+	if c.req.Relax == nil {
+		c.req.Relax = &protocol.Relax{}
+	}
+	return c.req.Relax
+}
+
 // OnStdout receives the main process's standard output, chunk by chunk.
 func OnStdout(f func([]byte)) SpawnOption { return func(c *spawnConfig) { c.onStdout = f } }
 

@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tffs/tffs/master"
 	"github.com/tffs/tffs/node"
+	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/protocol"
 )
 
@@ -38,6 +40,11 @@ func runNode(ctx context.Context, args []string) error {
 	key := fs.String("master-key", "", "master public key")
 	ctrd := fs.String("containerd", "", "containerd socket (empty: start a private containerd under --dir)")
 	ns := fs.String("namespace", "", "containerd namespace (default tffs-NAME)")
+	uidStart := fs.Uint("uid-start", runtime.DefaultUIDStart, "first host uid/gid of the containers' user namespace range")
+	uidSize := fs.Uint("uid-size", runtime.DefaultUIDSize, "number of uids/gids in the containers' user namespace range")
+	pids := fs.Int64("pids-limit", runtime.DefaultPidsLimit, "most processes per container (-1: unlimited)")
+	memory := fs.Int64("memory-limit", runtime.DefaultMemory, "memory limit in bytes of a container that asks for none (-1: unlimited)")
+	trusted := fs.String("trusted-images", "", "comma-separated image config digests (sha256:...) whose containers may ask for less hardening (sdk.Trusted...); * = every image")
 	debug := fs.Bool("debug", false, "debug logging")
 	printKey := fs.Bool("print-key", false, "print this node's public key and exit")
 	if err := parseFlags(fs, args); err != nil {
@@ -51,10 +58,25 @@ func runNode(ctx context.Context, args []string) error {
 		fmt.Println(kp.Public)
 		return nil
 	}
+	if *uidStart > 1<<31 || *uidSize > 1<<31 {
+		return fmt.Errorf("--uid-start and --uid-size must be below 2^31: %w", protocol.ErrInvalid)
+	}
 	n, err := node.New(node.Config{Name: *name, Dir: *dir, Master: protocol.TCPAddr(*addr), MasterKey: *key,
-		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug)})
+		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug), TrustedImages: splitList(*trusted),
+		Hardening: runtime.Hardening{UIDStart: uint32(*uidStart), UIDSize: uint32(*uidSize), PidsLimit: *pids, Memory: *memory}})
 	if err != nil {
 		return err
 	}
 	return n.Run(ctx)
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(s string) []string {
+	var out []string
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			out = append(out, v)
+		}
+	}
+	return out
 }

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
+	"strings"
 )
 
 // parseFlags parses args into fs; a --config FILE (JSON object keyed by
@@ -31,6 +33,16 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 	for k, v := range values {
 		if fs.Lookup(k) == nil {
 			return fmt.Errorf("config %s: unknown setting %q", *config, k)
+		}
+		switch x := v.(type) {
+		case float64:
+			v = strconv.FormatFloat(x, 'f', -1, 64) // 1073741824, not 1.073741824e+09
+		case []any: // a list flag, e.g. "trusted-images": ["sha256:…", "sha256:…"]
+			items := make([]string, len(x))
+			for i, e := range x {
+				items[i] = fmt.Sprint(e)
+			}
+			v = strings.Join(items, ",")
 		}
 		if !given[k] {
 			if err := fs.Set(k, fmt.Sprint(v)); err != nil {

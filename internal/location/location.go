@@ -24,14 +24,15 @@ import (
 
 // Config configures an embedded location.
 type Config struct {
-	Dir            string        // location state (master/, node/, images)
-	ClientDir      string        // where the client key and location config go (default ~/.tffs)
-	Name           string        // location name in the client config (default "local")
-	Listen         string        // master endpoint (default tcp://127.0.0.1:2020)
-	Containerd     string        // containerd socket; "" = private containerd
-	SessionTimeout time.Duration // master's session GC timeout (default 2m)
-	Busybox        string        // busybox-static binary for the test image (default /bin/busybox; "-" = none)
-	NoNode         bool          // start only the master
+	Dir            string             // location state (master/, node/, images)
+	ClientDir      string             // where the client key and location config go (default ~/.tffs)
+	Name           string             // location name in the client config (default "local")
+	Listen         string             // master endpoint (default tcp://127.0.0.1:2020)
+	Containerd     string             // containerd socket; "" = private containerd
+	SessionTimeout time.Duration      // master's session GC timeout (default 2m)
+	Busybox        string             // busybox-static binary for the test image (default /bin/busybox; "-" = none)
+	NoNode         bool               // start only the master
+	NodeConfig     func(*node.Config) // adjusts the node's config before it starts (tests)
 	// LayerMaxBytes and LayerMaxEntries are the master's limits on reading
 	// layers (master.Config); 0 = the master's defaults.
 	LayerMaxBytes   int64
@@ -116,8 +117,12 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 }
 
 func (l *Location) startNode(ctx context.Context, cfg Config, addr string) error {
-	n, err := node.New(node.Config{Name: cfg.Name, Dir: filepath.Join(cfg.Dir, "node"), Master: addr,
-		MasterKey: l.Master.PublicKey(), Containerd: cfg.Containerd, Log: cfg.Log.With("component", "node")})
+	ncfg := node.Config{Name: cfg.Name, Dir: filepath.Join(cfg.Dir, "node"), Master: addr,
+		MasterKey: l.Master.PublicKey(), Containerd: cfg.Containerd, Log: cfg.Log.With("component", "node")}
+	if cfg.NodeConfig != nil {
+		cfg.NodeConfig(&ncfg)
+	}
+	n, err := node.New(ncfg)
 	if err != nil {
 		return err
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/tffs/tffs/internal/location"
+	"github.com/tffs/tffs/node"
 	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
 )
@@ -65,6 +66,9 @@ func SessionTimeout(d time.Duration) Option {
 
 // Containerd makes the node use an existing containerd socket.
 func Containerd(sock string) Option { return func(c *location.Config) { c.Containerd = sock } }
+
+// NodeConfig adjusts the node's config (hardening, trusted images).
+func NodeConfig(f func(*node.Config)) Option { return func(c *location.Config) { c.NodeConfig = f } }
 
 // NoNode starts only the master.
 func NoNode() Option { return func(c *location.Config) { c.NoNode = true } }

@@ -38,6 +38,9 @@ type Spec struct {
 	// `sleep 2147483647` from the image (the image must contain a sleep
 	// that accepts that argument, e.g. busybox or coreutils).
 	Asleep bool
+	// Relax loosens the runtime's Hardening for this container (trusted
+	// images only; the caller decides who may ask).
+	Relax Relax
 }
 
 // Container is a containerd container created by a Runtime. Its methods
@@ -51,6 +54,7 @@ type Container struct {
 	// manifest is the digest of the image manifest the container was
 	// created from; a reset prepares its snapshot from exactly that.
 	manifest string
+	owner    owner // host ids of the container's root: what the node creates in it is theirs
 
 	mu        sync.Mutex // lifecycle; also held during file ops on a temporary mount
 	boot      *boot      // current (or last) main task, nil before the first Start
@@ -74,6 +78,9 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 			return nil, err
 		}
 	}
+	if err := spec.Relax.Check(); err != nil {
+		return nil, fmt.Errorf("container %s: %w", spec.ID, err)
+	}
 	r.mu.Lock()
 	if _, ok := r.containers[spec.ID]; ok || r.creating[spec.ID] {
 		r.mu.Unlock()
@@ -81,7 +88,7 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 	}
 	r.creating[spec.ID] = true
 	r.mu.Unlock()
-	c := &Container{r: r, id: spec.ID, spec: spec, netns: r.netnsName(spec.ID)}
+	c := &Container{r: r, id: spec.ID, spec: spec, netns: r.netnsName(spec.ID), owner: r.rootOwner(spec)}
 	defer func() {
 		r.mu.Lock()
 		delete(r.creating, spec.ID)
@@ -97,11 +104,19 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 		return nil, wrapErr(err, "image "+spec.Image)
 	}
 	c.manifest = img.Target().Digest.String()
-	if err := createNetns(c.netns); err != nil {
-		return nil, err
-	}
+	// The namespaces are made while containerd prepares the container
+	// (a user namespace costs a short-lived process, see userns.go).
+	nsDone := make(chan error, 1)
+	go func() {
+		if spec.Relax.HostUsers {
+			nsDone <- createNetns(c.netns)
+		} else {
+			nsDone <- createUserNetns(c.netns, r.hard)
+		}
+	}()
+	waitNetns := sync.OnceValue(func() error { return <-nsDone })
 	defer func() {
-		if retErr != nil {
+		if retErr != nil && waitNetns() == nil {
 			_ = deleteNetns(c.netns)
 		}
 	}()
@@ -110,15 +125,17 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 		return nil, wrapErr(err, "lease")
 	}
 	defer done(r.nsCtx(context.Background()))
+	if err := r.prepareRoot(lctx, img, spec, spec.ID); err != nil {
+		return nil, err
+	}
 	ctr, err := r.client.NewContainer(lctx, spec.ID,
 		client.WithImage(img),
 		client.WithSnapshotter(snapshotter),
-		client.WithNewSnapshot(spec.ID, img),
+		client.WithSnapshot(spec.ID),
 		client.WithContainerLabels(map[string]string{"tffs.netns": c.netns}),
-		client.WithNewSpec(specOpts(img, spec, c.netns)...),
+		client.WithNewSpec(r.specOpts(img, spec, c.netns)...),
 	)
 	if err != nil {
-		// NewContainer may have prepared the snapshot before failing.
 		bg, cancel := r.bgCtx()
 		_ = r.client.SnapshotService(snapshotter).Remove(bg, spec.ID)
 		cancel()
@@ -132,6 +149,9 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 			_ = ctr.Delete(bg, client.WithSnapshotCleanup)
 		}
 	}()
+	if err := waitNetns(); err != nil {
+		return nil, err
+	}
 	if oci, err := ctr.Spec(ctx); err != nil || oci.Process == nil || len(oci.Process.Args) == 0 {
 		return nil, fmt.Errorf("container %s: no command (image has no Entrypoint/Cmd and Args is empty): %w", spec.ID, ErrInvalid)
 	}
@@ -154,7 +174,7 @@ func (c *Container) writePreboot(ctx context.Context) error {
 			if mode == 0 {
 				mode = 0o644
 			}
-			if err := putAt(ctx, root, f.Path, mode, bytes.NewReader(f.Data)); err != nil {
+			if err := putAt(ctx, root, f.Path, mode, bytes.NewReader(f.Data), c.owner); err != nil {
 				return fmt.Errorf("pre-boot file %s: %w", f.Path, err)
 			}
 		}

@@ -50,6 +50,9 @@ func StartContainerd(ctx context.Context, dir string, log *slog.Logger) (*Daemon
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
+	if err := allowTraverse(dir); err != nil {
+		return nil, err
+	}
 	cfg := filepath.Join(dir, "config.toml")
 	if err := os.WriteFile(cfg, []byte(daemonConfig(dir, sock)), 0o600); err != nil {
 		return nil, err

@@ -27,7 +27,9 @@ type FileInfo struct {
 // "/", so no path can reach the node's files. Paths must be absolute and
 // contain no NUL (else ErrInvalid). Before start (or after exit) the
 // snapshot is mounted for the operation; while running the container's own
-// root (/proc/<pid>/root) is used. Files are created as root.
+// root (/proc/<pid>/root) is used. What is created is owned by the
+// container's root (the first id of the node's uid range in a user
+// namespace), so the container's root can change it.
 
 // Put writes r to path (streaming), creating parent directories; the data
 // goes to a temporary file that is renamed over path when complete. A
@@ -36,7 +38,7 @@ func (c *Container) Put(ctx context.Context, p string, mode os.FileMode, r io.Re
 	if _, _, err := splitPath(p); err != nil {
 		return err
 	}
-	return c.withRoot(ctx, func(root *os.File) error { return putAt(ctx, root, p, mode, r) })
+	return c.withRoot(ctx, func(root *os.File) error { return putAt(ctx, root, p, mode, r, c.owner) })
 }
 
 // Fetch opens path (following symlinks inside the container) for reading.
@@ -145,9 +147,9 @@ func (c *Container) Mkdir(ctx context.Context, p string, mode os.FileMode) error
 		return fmt.Errorf("mkdir /: %w", ErrExists)
 	}
 	return c.withRoot(ctx, func(root *os.File) error {
-		parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+		parent, err := mkdirAllAs(root, dir, c.owner)
 		if err != nil {
-			return wrapErr(err, "create "+dir)
+			return err
 		}
 		defer parent.Close()
 		if err := unix.Mkdirat(int(parent.Fd()), base, 0o700); err != nil {
@@ -158,6 +160,11 @@ func (c *Container) Mkdir(ctx context.Context, p string, mode os.FileMode) error
 			return wrapErr(&os.PathError{Op: "open", Path: p, Err: err}, "mkdir")
 		}
 		defer unix.Close(fd)
+		if c.owner != hostRoot {
+			if err := unix.Fchown(fd, c.owner.uid, c.owner.gid); err != nil {
+				return wrapErr(err, "chown "+p)
+			}
+		}
 		return wrapErr(unix.Fchmod(fd, uint32(mode.Perm())), "chmod "+p)
 	})
 }

@@ -127,7 +127,8 @@ func resolveFinal(root *os.File, p string) (string, error) {
 // the data goes to a temporary file in the target directory (created
 // O_EXCL|O_NOFOLLOW) which is then renamed over p. A device, FIFO or socket
 // at p is refused (ErrInvalid), before and again just before the rename.
-func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.Reader) error {
+// What it creates is owned by own.
+func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.Reader, own owner) error {
 	p, err := resolveFinal(root, p)
 	if err != nil {
 		return err
@@ -139,9 +140,9 @@ func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.
 	if base == "" {
 		return fmt.Errorf("cannot write to /: %w", ErrInvalid)
 	}
-	parent, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+	parent, err := mkdirAllAs(root, dir, own)
 	if err != nil {
-		return wrapErr(err, "create "+dir)
+		return err
 	}
 	defer parent.Close()
 	if err := checkReplaceable(parent, base, p); err != nil {
@@ -156,6 +157,9 @@ func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.
 	}
 	f := os.NewFile(uintptr(fd), p)
 	_, err = io.Copy(f, ctxReader{ctx, r})
+	if err == nil && own != hostRoot {
+		err = f.Chown(own.uid, own.gid) // before Chmod: chown clears setuid
+	}
 	if err == nil {
 		err = f.Chmod(mode & (os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky))
 	}
@@ -173,6 +177,42 @@ func putAt(ctx context.Context, root *os.File, p string, mode os.FileMode, r io.
 		return wrapErr(err, "put "+p)
 	}
 	return nil
+}
+
+// mkdirAllAs is pathrs.MkdirAllHandle (0755) whose new directories are
+// owned by own. It returns an O_PATH handle of dir.
+func mkdirAllAs(root *os.File, dir string, own owner) (*os.File, error) {
+	if own == hostRoot {
+		h, err := pathrs.MkdirAllHandle(root, dir, 0o755)
+		return h, wrapErr(err, "create "+dir)
+	}
+	if h, err := pathrs.OpenatInRoot(root, dir); err == nil {
+		return h, nil
+	}
+	h, err := pathrs.OpenatInRoot(root, "/")
+	if err != nil {
+		return nil, wrapErr(err, "open /")
+	}
+	cur := "/"
+	for _, name := range strings.Split(strings.Trim(dir, "/"), "/") {
+		cur = path.Join(cur, name)
+		err := unix.Mkdirat(int(h.Fd()), name, 0o755)
+		if err == nil {
+			err = unix.Fchownat(int(h.Fd()), name, own.uid, own.gid, unix.AT_SYMLINK_NOFOLLOW)
+		} else if err == unix.EEXIST {
+			err = nil
+		}
+		var next *os.File
+		if err == nil {
+			next, err = pathrs.OpenatInRoot(root, cur)
+		}
+		h.Close()
+		if err != nil {
+			return nil, wrapErr(&os.PathError{Op: "mkdir", Path: cur, Err: err}, "create "+dir)
+		}
+		h = next
+	}
+	return h, nil
 }
 
 // removeAt removes name in dirfd; with recursive, directories with their

@@ -58,6 +58,11 @@ func createNetns(name string) (retErr error) {
 			_ = deleteNetns(name)
 		}
 	}()
+	return loUp(ns, name)
+}
+
+// loUp sets the loopback interface of network namespace ns up.
+func loUp(ns netns.NsHandle, name string) error {
 	h, err := netlink.NewHandleAt(ns)
 	if err != nil {
 		return fmt.Errorf("netlink in netns %s: %w", name, err)
@@ -73,15 +78,16 @@ func createNetns(name string) (retErr error) {
 	return nil
 }
 
-// deleteNetns unmounts and removes a named network namespace; a missing
-// one is not an error.
+// deleteNetns unmounts and removes a named network namespace and the user
+// namespace that owns it, if any; a missing one is not an error.
 func deleteNetns(name string) error {
-	p := filepath.Join(netnsDir, name)
-	if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
-		return fmt.Errorf("unmount netns %s: %w", name, err)
-	}
-	if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("remove netns %s: %w", name, err)
+	for _, p := range []string{filepath.Join(netnsDir, name), filepath.Join(usernsDir, name)} {
+		if err := unix.Unmount(p, unix.MNT_DETACH); err != nil && err != unix.EINVAL && err != unix.ENOENT {
+			return fmt.Errorf("unmount namespace %s: %w", p, err)
+		}
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove namespace %s: %w", p, err)
+		}
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"os"
 
 	"github.com/containerd/containerd/v2/core/mount"
-	"github.com/opencontainers/image-spec/identity"
 	"golang.org/x/sys/unix"
 )
 
@@ -88,10 +87,6 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 			return wrapErr(err, "unpack image "+c.spec.Image)
 		}
 	}
-	diffIDs, err := img.RootFS(ctx)
-	if err != nil {
-		return wrapErr(err, "image rootfs "+c.spec.Image)
-	}
 	lctx, done, err := c.r.client.WithLease(ctx)
 	if err != nil {
 		return wrapErr(err, "lease")
@@ -101,8 +96,5 @@ func (c *Container) resetSnapshot(ctx context.Context) error {
 	if err := sn.Remove(lctx, c.id); err != nil && sentinelOf(err) != ErrNotFound {
 		return wrapErr(err, "remove snapshot "+c.id)
 	}
-	if _, err := sn.Prepare(lctx, c.id, identity.ChainID(diffIDs).String()); err != nil {
-		return wrapErr(err, "prepare snapshot "+c.id)
-	}
-	return nil
+	return c.r.prepareRoot(lctx, img, c.spec, c.id)
 }

@@ -33,6 +33,7 @@ type Config struct {
 	Socket    string       // containerd socket
 	Namespace string       // containerd namespace, e.g. "tffs-<node>"
 	StateDir  string       // node-private dir (temporary mounts, FIFOs)
+	Hardening Hardening    // confinement of every container; zero = defaults
 	Log       *slog.Logger // nil = slog.Default()
 }
 
@@ -40,6 +41,7 @@ type Config struct {
 // concurrent use.
 type Runtime struct {
 	cfg    Config
+	hard   Hardening // cfg.Hardening with defaults
 	client *client.Client
 	log    *slog.Logger
 
@@ -61,6 +63,10 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err := identifiers.Validate(cfg.Namespace); err != nil {
 		return nil, fmt.Errorf("namespace %q: %w: %w", cfg.Namespace, ErrInvalid, err)
 	}
+	hard, err := cfg.Hardening.withDefaults()
+	if err != nil {
+		return nil, err
+	}
 	for _, d := range []string{cfg.StateDir, mountDir(cfg.StateDir), fifoDir(cfg.StateDir)} {
 		if err := os.MkdirAll(d, 0o700); err != nil {
 			return nil, err
@@ -70,7 +76,7 @@ func New(ctx context.Context, cfg Config) (*Runtime, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connect to containerd at %s: %w", cfg.Socket, err)
 	}
-	r := &Runtime{cfg: cfg, client: c, log: cfg.Log.With("namespace", cfg.Namespace), containers: map[string]*Container{}, creating: map[string]bool{}}
+	r := &Runtime{cfg: cfg, hard: hard, client: c, log: cfg.Log.With("namespace", cfg.Namespace), containers: map[string]*Container{}, creating: map[string]bool{}}
 	ctx = r.nsCtx(ctx)
 	if _, err := c.LeasesService().Create(ctx, leases.WithID(blobLease)); err != nil && !errdefs.IsAlreadyExists(err) {
 		c.Close()

@@ -15,8 +15,9 @@ var sleepArgs = []string{"sleep", "2147483647"}
 // cpuPeriod is the CFS period used for Spec.CPUs (100 ms).
 const cpuPeriod = 100000
 
-// specOpts turns a Spec into OCI spec options on top of the image config.
-func specOpts(img client.Image, s Spec, netnsName string) []oci.SpecOpts {
+// specOpts turns a Spec into OCI spec options on top of the image config,
+// hardened as the runtime's Hardening and the spec's Relax say.
+func (r *Runtime) specOpts(img client.Image, s Spec, netnsName string) []oci.SpecOpts {
 	opts := []oci.SpecOpts{oci.WithImageConfig(img)}
 	switch {
 	case s.Asleep:
@@ -46,5 +47,5 @@ func specOpts(img client.Image, s Spec, netnsName string) []oci.SpecOpts {
 		Type: specs.NetworkNamespace,
 		Path: filepath.Join(netnsDir, netnsName),
 	}))
-	return opts
+	return append(opts, r.hardenOpts(s, netnsName)...)
 }

@@ -58,6 +58,16 @@ func (m *Master) layerPut(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, fmt.Errorf("layer %q size %d stream %d: %w", req.Digest, req.Size, req.Stream, protocol.ErrInvalid))
 		return
 	}
+	if lim := m.Limits().Uploads; over(m.uploadsOf(s.account)+1, lim) {
+		m.reply(s.id, msg, nil, limitError(s.account, "layer uploads in flight", m.uploadsOf(s.account), lim))
+		return
+	}
+	if err := m.checkLayerBytes(s.account, "", map[string]int64{req.Digest: req.Size}); err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	s.uploading++
+	s.pending[req.Digest] = req.Size
 	key := protocol.StreamKey{Scope: s.id, ID: req.Stream}
 	peer := s.id
 	recv := protocol.NewReceiver(func(seq uint64) {
@@ -74,7 +84,10 @@ func (m *Master) layerPut(s *session, msg *protocol.Msg) {
 		} else {
 			m.log.Info("layer stored", "digest", req.Digest, "size", req.Size)
 		}
-		m.reply(peer, msg, protocol.Empty{}, err)
+		m.post(func() {
+			m.layerStored(s, req.Digest, err)
+			m.reply(peer, msg, protocol.Empty{}, err)
+		})
 	}()
 }
 
@@ -113,9 +126,21 @@ func (m *Master) imagePut(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, err)
 		return
 	}
-	m.reply(s.id, msg, protocol.Empty{}, m.checkImage(img, func(img protocol.Image) error {
-		return m.store.putImage(s.account, img)
-	}))
+	err := m.checkImage(img, func(img protocol.Image) error {
+		extra := map[string]int64{}
+		for _, l := range img.Layers {
+			extra[l.Digest] = l.Size
+		}
+		if err := m.checkLayerBytes(s.account, img.Name, extra); err != nil {
+			return err
+		}
+		if err := m.store.putImage(s.account, img); err != nil {
+			return err
+		}
+		m.imageStored(s, img)
+		return nil
+	})
+	m.reply(s.id, msg, protocol.Empty{}, err)
 }
 
 func (m *Master) checkImage(img protocol.Image, save func(protocol.Image) error) error {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tffs/tffs/protocol"
@@ -20,6 +21,7 @@ type Config struct {
 	Listen         string        // ZeroMQ endpoint, default tcp://0.0.0.0:2020
 	SessionTimeout time.Duration // a silent session is garbage-collected after this (default 2m)
 	NodeTimeout    time.Duration // a silent node is declared gone after this (default 30s)
+	Limits         Limits        // per-account limits (zero fields: defaults)
 	Log            *slog.Logger
 }
 
@@ -36,6 +38,7 @@ func (c *Config) setDefaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	c.Limits.setDefaults()
 }
 
 // Master is a running master. Create it with New, then Run it.
@@ -47,6 +50,11 @@ type Master struct {
 	srv      *protocol.Server
 	layerDir string
 	trees    treeCache // merged file trees of images browsed before start
+	limits   atomic.Pointer[Limits]
+	warn     protocol.WarnLimiter
+
+	running  atomic.Bool   // Run's loop serves m.do
+	stopping chan struct{} // closed when Run starts to stop
 
 	do      chan func() // work for the actor goroutine
 	streams *protocol.Streams
@@ -84,7 +92,7 @@ func New(cfg Config) (*Master, error) {
 	}
 	m := &Master{
 		cfg: cfg, log: cfg.Log, keys: keys, store: st, layerDir: layerDir,
-		do: make(chan func(), 64), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
+		do: make(chan func(), 64), stopping: make(chan struct{}), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
 		accounts: map[string]string{}, nodeKeys: map[string]string{},
 		sessions: map[string]*session{}, nodes: map[string]*node{}, containers: map[string]*container{},
 	}
@@ -94,11 +102,15 @@ func New(cfg Config) (*Master, error) {
 		st.close()
 		return nil, fmt.Errorf("master: %w", err)
 	}
+	m.limits.Store(&cfg.Limits)
+	m.srv.SetRouteIdle(max(time.Hour, 2*cfg.SessionTimeout))
 	if err := m.loadKeys(); err != nil {
 		m.srv.Close()
 		st.close()
 		return nil, err
 	}
+	m.cleanUploads()
+	m.collectLayers()
 	return m, nil
 }
 
@@ -113,6 +125,7 @@ func (m *Master) Run(ctx context.Context) error {
 	m.log.Info("master running", "addr", m.Addr(), "key", m.keys.Public)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	m.running.Store(true)
 	defer m.shutdown()
 	for {
 		select {
@@ -129,6 +142,7 @@ func (m *Master) Run(ctx context.Context) error {
 }
 
 func (m *Master) shutdown() {
+	close(m.stopping)
 	for id := range m.sessions {
 		m.endSession(id, "master stopping")
 	}
@@ -137,8 +151,18 @@ func (m *Master) shutdown() {
 	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes
 	m.srv.Close()
 	m.wg.Wait()
+	m.running.Store(false)
 	m.store.close()
 	m.log.Info("master stopped")
+}
+
+// post queues f for the actor goroutine without waiting for it; f is
+// dropped when the master is stopping.
+func (m *Master) post(f func()) {
+	select {
+	case m.do <- f:
+	case <-m.stopping:
+	}
 }
 
 // run executes f on the actor goroutine and waits for it.
@@ -171,13 +195,16 @@ func (m *Master) handle(in protocol.Incoming) {
 		m.handleClient(account, in)
 		return
 	}
-	m.log.Warn("message from a key that is no longer known", "key", in.Key)
+	m.warn.Warn(m.log, in.Key, "message from a key that is no longer admitted: refused", "key", protocol.ShortKey(in.Key))
+	if in.Msg.Kind == protocol.KindRequest {
+		m.reply(in.Peer, in.Msg, nil, fmt.Errorf("this key is not admitted (account removed): %w", protocol.ErrPermission))
+	}
 }
 
 func (m *Master) expire(now time.Time) {
 	for id, s := range m.sessions {
 		if now.Sub(s.lastSeen) > m.cfg.SessionTimeout {
-			m.log.Info("session timed out", "session", id, "account", s.account)
+			m.log.Info("session timed out", "account", s.account, "key", protocol.ShortKey(s.key))
 			m.endSession(id, "session timed out")
 		}
 	}

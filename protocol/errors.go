@@ -18,6 +18,7 @@ var (
 	ErrTimeout     = errors.New("timed out")
 	ErrInternal    = errors.New("internal error")
 	ErrTooLarge    = errors.New("too large")
+	ErrLimit       = errors.New("limit reached") // a per-account limit of the location
 	// The path errors below let a file client answer with the errno the
 	// container's filesystem gave (ENOTEMPTY, ENOTDIR, EISDIR).
 	ErrNotEmpty = errors.New("directory not empty")
@@ -39,6 +40,7 @@ const (
 	CodeTimeout     Code = "timeout"
 	CodeInternal    Code = "internal"
 	CodeTooLarge    Code = "too_large"
+	CodeLimit       Code = "limit"
 	CodeNotEmpty    Code = "not_empty"
 	CodeNotDir      Code = "not_dir"
 	CodeIsDir       Code = "is_dir"
@@ -57,6 +59,7 @@ var codeTable = []struct {
 	{CodeTimeout, ErrTimeout},
 	{CodeInternal, ErrInternal},
 	{CodeTooLarge, ErrTooLarge},
+	{CodeLimit, ErrLimit},
 	{CodeNotEmpty, ErrNotEmpty},
 	{CodeNotDir, ErrNotDir},
 	{CodeIsDir, ErrIsDir},

@@ -26,7 +26,7 @@ type container struct {
 	account, tag                   string // tag: "" or unique among the account's containers
 	state                          string // starting, running, exited
 	exit                           int
-	boot, exitedBoot               int // the newest boot the node named, and the last one seen exiting
+	boot, exitedBoot               int               // the newest boot the node named, and the last one seen exiting
 	procs                          map[string]bool   // processes started with exec and not yet exited
 	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
 }

@@ -80,7 +80,7 @@ func (m *Master) layerPut(s *session, msg *protocol.Msg) {
 		defer m.streams.Remove(key)
 		err := m.writeLayer(req, recv)
 		if err != nil {
-			m.log.Warn("layer upload failed", "digest", req.Digest, "err", err)
+			m.warn.Warn(m.log, s.key, "layer upload failed", "digest", req.Digest, "err", err)
 		} else {
 			m.log.Info("layer stored", "digest", req.Digest, "size", req.Size)
 		}

@@ -102,7 +102,7 @@ func TestSessionCannotBeTakenOver(t *testing.T) {
 		send(request(t, base+1, protocol.OpHello, "", protocol.HelloRequest{}))
 		send(encodeMsg(t, &protocol.Msg{Kind: protocol.KindPing}))
 		send(request(t, base+2, protocol.OpList, "", protocol.Empty{}))
-		send(request(t, base+3, protocol.OpExec, ctr.ID, protocol.ExecRequest{Proc: "stolen", Args: []string{"echo", "stolen"}, Stdout: 77}))
+		send(request(t, base+3, protocol.OpExec, ctr.ID, protocol.ExecRequest{Proc: "stolen", Args: []string{"touch", "/stolen"}, Stdout: 77}))
 	}
 
 	// The victim's session is untouched: it runs, streams output, lists.
@@ -131,22 +131,9 @@ func TestSessionCannotBeTakenOver(t *testing.T) {
 		}
 	}
 	// The thief's exec never ran.
-	out, _, err := ctr.Run(ctx, "ps")
-	if err != nil {
-		t.Fatal(err)
+	if _, code, err := ctr.Run(ctx, "test", "-e", "/stolen"); err != nil || code == 0 {
+		t.Fatalf("the thief's exec ran in the victim's container (exit %d, %v)", code, err)
 	}
-	if string(out) == "" || containsWord(string(out), "stolen") {
-		t.Fatalf("processes after the attempt: %s", out)
-	}
-}
-
-func containsWord(s, w string) bool {
-	for i := 0; i+len(w) <= len(s); i++ {
-		if s[i:i+len(w)] == w {
-			return true
-		}
-	}
-	return false
 }
 
 // Removing an account while its client is connected ends its sessions at

@@ -101,7 +101,7 @@ func TestTransportBindsSessionToKey(t *testing.T) {
 	victim := dialT(t, srv, skp, victimKey, "sess-v")
 	req, _ := NewRequest(1, OpHello, HelloRequest{})
 	victim.Send(req)
-	if in := <-srv.Recv(); in.Peer != "sess-v" || in.Key != victimKey.Public {
+	if in := recvIn(t, srv); in.Peer != "sess-v" || in.Key != victimKey.Public {
 		t.Fatalf("got %q from %q", in.Peer, in.Key)
 	}
 
@@ -130,11 +130,53 @@ func TestTransportBindsSessionToKey(t *testing.T) {
 	// The victim's key from a new connection resumes the name.
 	again := dialT(t, srv, skp, victimKey, "sess-v")
 	again.Send(&Msg{Kind: KindPing})
-	if in := <-srv.Recv(); in.Peer != "sess-v" {
+	if in := recvIn(t, srv); in.Peer != "sess-v" {
 		t.Fatalf("got %q", in.Peer)
 	}
 	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "to-new"})
 	if m := recvT(t, again.Recv()); m.Op != "to-new" {
 		t.Fatalf("reconnected victim got %+v", m)
+	}
+
+	// While the victim has no connection at all, the name stays its own.
+	victim.Close()
+	again.Close()
+	thief.Send(req2)
+	if r := recvT(t, thief.Recv()); !errors.Is(r.Err, ErrPermission) {
+		t.Fatalf("thief got %+v while the victim was away", r)
+	}
+	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "while-away"})
+	select {
+	case m := <-thief.Recv():
+		t.Fatalf("thief received %+v", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+	// Once the session is over, the name is free (Forget takes effect
+	// asynchronously: the thief tries until it is through).
+	srv.Forget("sess-v")
+	deadline := time.After(5 * time.Second)
+	for {
+		thief.Send(req2)
+		select {
+		case in := <-srv.Recv():
+			if in.Key != thiefKey.Public || in.Peer != "sess-v" {
+				t.Fatalf("after Forget: %q from %q", in.Peer, in.Key)
+			}
+			return
+		case <-thief.Recv(): // refused: not yet forgotten
+		case <-deadline:
+			t.Fatal("the name was never freed")
+		}
+	}
+}
+
+func recvIn(t *testing.T, srv *Server) Incoming {
+	t.Helper()
+	select {
+	case in := <-srv.Recv():
+		return in
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing reached the server")
+		return Incoming{}
 	}
 }

@@ -2,6 +2,7 @@ package integration
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -159,6 +160,10 @@ func TestRemovedAccountEndsItsSessions(t *testing.T) {
 	}
 	if err := env.Loc.Master.RemoveAccount("leaving"); err != nil {
 		t.Fatal(err)
+	}
+	// The client is told at once that its containers are gone, and why.
+	if _, err := ctr.Wait(ctx); err == nil || !strings.Contains(err.Error(), "account removed") {
+		t.Fatalf("wait on a container of a removed account: %v", err)
 	}
 	testenv.Eventually(t, 30*time.Second, "the removed account's containers gone from containerd", func() bool {
 		return testenv.Inspect(t, env.Loc.ContainerdSocket(), env.Namespace()).Containers == 0

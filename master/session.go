@@ -193,12 +193,19 @@ func (m *Master) endSession(id, reason string) {
 }
 
 // endKeySessions ends at once every session opened with one of keys (an
-// account removed or re-keyed), as a goodbye would: their containers go.
+// account removed or re-keyed), as a goodbye would: their containers go,
+// and the client is told each one is gone and why.
 func (m *Master) endKeySessions(keys map[string]bool, reason string) {
 	for id, s := range m.sessions {
-		if keys[s.key] {
-			m.endSession(id, reason)
+		if !keys[s.key] {
+			continue
 		}
+		for cid, c := range m.containers {
+			if c.session == id {
+				m.event(id, protocol.EvContainerGone, protocol.ContainerGone{Container: cid, Reason: reason})
+			}
+		}
+		m.endSession(id, reason)
 	}
 }
 

@@ -195,12 +195,6 @@ func (s *Server) send(sock *zmq.Socket, log *slog.Logger, o outgoing) {
 		if r := s.routes[o.peer]; r != nil {
 			s.drop(o.peer, r)
 		}
-	case opForgetKey:
-		for name, r := range s.routes {
-			if r.key == o.peer {
-				s.drop(name, r)
-			}
-		}
 	}
 }
 
@@ -210,13 +204,10 @@ func (s *Server) Addr() string { return s.addr }
 // Allow admits a public key at the handshake.
 func (s *Server) Allow(pub string) { zmq.AuthCurveAdd(s.domain, pub) }
 
-// Revoke stops admitting a public key and forgets the sessions bound to it.
-// Its connections stay up until they close; what they send still arrives
-// with the key, for the caller to refuse.
-func (s *Server) Revoke(pub string) {
-	zmq.AuthCurveRemove(s.domain, pub)
-	s.p.queue(opForgetKey, pub, nil)
-}
+// Revoke stops admitting a public key at the handshake. Its connections
+// stay up until they close, and what they send still arrives with the key,
+// for the caller to refuse; the caller Forgets its sessions as they end.
+func (s *Server) Revoke(pub string) { zmq.AuthCurveRemove(s.domain, pub) }
 
 // Forget unbinds a session name from its key once its session is over.
 // Messages queued for it before are still delivered.

@@ -28,8 +28,8 @@ const (
 var transportSeq atomic.Uint64
 
 // outgoing is a message for the socket goroutine. On a server, peer is the
-// session name the message goes to (opSend) or what to forget (opForget,
-// opForgetKey); on a client it is the
+// session name the message goes to (opSend) or to forget (opForget); on a
+// client it is the
 // client's session name, sent as the first frame of every message.
 type outgoing struct {
 	op   string
@@ -39,9 +39,8 @@ type outgoing struct {
 
 // Operations on the wake pipe.
 const (
-	opSend      = "s"
-	opForget    = "f"
-	opForgetKey = "k"
+	opSend   = "s"
+	opForget = "f"
 )
 
 // pump owns one ZeroMQ socket in one goroutine and moves messages between it

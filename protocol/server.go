@@ -38,9 +38,9 @@ type route struct {
 // (Dial); the server binds the name to the key that first used it and
 // delivers what is sent to the name to the connection that last sent under
 // it from that key. The same name from another key is refused and logged,
-// and moves nothing. Routing ids are assigned by the ROUTER per connection
-// (handover off), so no client can take over another's connection by
-// naming it.
+// and moves nothing. A connection's routing id is a random secret of its
+// client, sent only inside the CURVE handshake and never logged, so no
+// other client can take over a connection by claiming its routing id.
 type Server struct {
 	p         *pump
 	in        chan Incoming
@@ -71,9 +71,10 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 		sock.SetLinger(0)
 		sock.SetSndhwm(socketHWM)
 		sock.SetRcvhwm(socketHWM)
-		// No handover: a connection claiming a routing id in use is refused,
-		// so a live connection cannot be taken over.
-		sock.SetRouterHandover(false)
+		// Handover lets a client's reconnection take its routing id back
+		// from a connection the server has not yet seen die. Client routing
+		// ids are secrets (see Dial), so only their owner can claim one.
+		sock.SetRouterHandover(true)
 		sock.SetMaxmsgsize(MaxMessageSize + 4096)
 		sock.SetHeartbeatIvl(zmqHBIvl)
 		sock.SetHeartbeatTimeout(zmqHBTimer)

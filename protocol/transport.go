@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -289,9 +291,9 @@ type Client struct {
 // Dial connects to the master at addr whose public key is serverPub, as the
 // key pair kp. session names the client's session at the master; every
 // message carries it, so the master finds the session again after a
-// reconnect (the ZeroMQ routing id is the master's own, one per connection).
-// The master binds the name to kp's public key: the same name from another
-// key is refused. Dial returns once the CURVE handshake succeeded,
+// reconnect. The master binds the name to kp's public key: the same name
+// from another key is refused. The ZeroMQ routing id is a random secret of
+// this connection, so no other client can claim it. Dial returns once the CURVE handshake succeeded,
 // ErrPermission if the master refused the key, or ErrUnavailable if ctx
 // ends first.
 func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session string, log *slog.Logger) (*Client, error) {
@@ -299,6 +301,11 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session strin
 		return nil, fmt.Errorf("session name of %d bytes: %w", len(session), ErrInvalid)
 	}
 	c := &Client{p: newPump(log), in: make(chan *Msg, recvQueue), events: make(chan zmq.Event, 64), session: session}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	connID := "c" + hex.EncodeToString(secret) // never logged: whoever knows it can take the connection over
 	monURL := fmt.Sprintf("inproc://tffs-mon-%d", transportSeq.Add(1))
 	mk := func() (*zmq.Socket, func() error, error) {
 		sock, err := zmq.NewSocket(zmq.DEALER)
@@ -308,6 +315,7 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session strin
 		sock.SetLinger(250 * time.Millisecond) // a goodbye queued before Close still leaves
 		sock.SetSndhwm(socketHWM)
 		sock.SetRcvhwm(socketHWM)
+		sock.SetIdentity(connID)
 		sock.SetReconnectIvl(100 * time.Millisecond)
 		sock.SetHeartbeatIvl(zmqHBIvl)
 		sock.SetHeartbeatTimeout(zmqHBTimer)
@@ -347,8 +355,8 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session strin
 	handshakes := 0
 	onEvent := func(ev zmq.Event) {
 		if ev&zmq.EVENT_HANDSHAKE_SUCCEEDED != 0 {
-			// A reconnection is a new routing id at the master: say who we
-			// are at once, so what the master sends us finds the new one.
+			// After a reconnection, speak at once, so the master's
+			// messages for this session go to this connection.
 			if handshakes++; handshakes > 1 {
 				select {
 				case c.p.out <- outgoing{opSend, session, ping}:

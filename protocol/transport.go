@@ -31,8 +31,8 @@ var transportSeq atomic.Uint64
 
 // outgoing is a message for the socket goroutine. On a server, peer is the
 // session name the message goes to (opSend) or to forget (opForget); on a
-// client it is the
-// client's session name, sent as the first frame of every message.
+// client it is the client's session name, sent as the first frame of every
+// message.
 type outgoing struct {
 	op   string
 	peer string

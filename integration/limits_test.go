@@ -271,6 +271,15 @@ func TestConcurrentUploadLimit(t *testing.T) {
 	}
 	// The stalled session leaves: its upload ends, the slot is free.
 	sock.SendBytes(encodeMsg(t, &protocol.Msg{Kind: protocol.KindBye}), 0)
+	for { // the master answers the goodbye as it ends the session
+		b, err := sock.RecvBytes(0)
+		if err != nil {
+			t.Fatalf("no answer to the goodbye: %v", err)
+		}
+		if m, err := protocol.Decode(b); err == nil && m.Kind == protocol.KindBye {
+			break
+		}
+	}
 	if err := loc.EnsureImage(ctx, loadOne(t, path), "", nil); err != nil {
 		t.Fatalf("upload once the other one ended: %v", err)
 	}

@@ -46,6 +46,7 @@ func TestErrnoOfWireErrors(t *testing.T) {
 		{protocol.CodeNotEmpty, syscall.ENOTEMPTY},
 		{protocol.CodeNotDir, syscall.ENOTDIR},
 		{protocol.CodeIsDir, syscall.EISDIR},
+		{protocol.CodeLimit, syscall.EDQUOT},
 		{protocol.CodeInternal, syscall.EIO},
 		{protocol.CodeUnavailable, syscall.EIO},
 	} {

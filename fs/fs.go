@@ -154,6 +154,8 @@ func errno(err error) error {
 		return fuse.Errno(syscall.ENOTDIR)
 	case errors.Is(err, sdk.ErrIsDir):
 		return fuse.Errno(syscall.EISDIR)
+	case errors.Is(err, sdk.ErrLimit):
+		return fuse.Errno(syscall.EDQUOT)
 	case errors.Is(err, sdk.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return fuse.Errno(syscall.EIO)
 	case errors.Is(err, errNotSup):

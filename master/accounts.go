@@ -1,9 +1,11 @@
 package master
 
 import (
+	"context"
 	"fmt"
 	"regexp"
 	"sort"
+	"time"
 
 	"github.com/tffs/tffs/protocol"
 )
@@ -30,14 +32,31 @@ func (m *Master) loadKeys() error {
 	return nil
 }
 
-// AddAccount admits a client public key under an account name.
+// AddAccount admits a client public key under an account name. A key the
+// account had before is refused from now on and its sessions end.
 func (m *Master) AddAccount(name, pub string) error {
-	return m.addPrincipal(bucketAccounts, m.accounts, name, pub)
+	revoked, err := m.addPrincipal(bucketAccounts, m.accounts, name, pub)
+	m.endRevoked(revoked, "account key replaced")
+	return err
 }
 
-// RemoveAccount forgets an account; its key is refused from now on.
+// RemoveAccount forgets an account: its key is refused from now on, and
+// its sessions end at once, their containers removed as on a goodbye.
 func (m *Master) RemoveAccount(name string) error {
-	return m.removePrincipal(bucketAccounts, m.accounts, name)
+	revoked, err := m.removePrincipal(bucketAccounts, m.accounts, name)
+	m.endRevoked(revoked, "account removed")
+	return err
+}
+
+// endRevoked ends the sessions of revoked keys on the actor goroutine and
+// waits for it (briefly: a master that is not running has no sessions).
+func (m *Master) endRevoked(keys map[string]bool, reason string) {
+	if len(keys) == 0 || !m.running.Load() {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	m.run(ctx, func() { m.endKeySessions(keys, reason) })
 }
 
 // Accounts lists the accounts.
@@ -45,61 +64,73 @@ func (m *Master) Accounts() []Principal { return m.principals(m.accounts) }
 
 // AddNode registers a node's public key under a node name.
 func (m *Master) AddNode(name, pub string) error {
-	return m.addPrincipal(bucketNodes, m.nodeKeys, name, pub)
+	_, err := m.addPrincipal(bucketNodes, m.nodeKeys, name, pub)
+	return err
 }
 
 // RemoveNode forgets a node.
 func (m *Master) RemoveNode(name string) error {
-	return m.removePrincipal(bucketNodes, m.nodeKeys, name)
+	_, err := m.removePrincipal(bucketNodes, m.nodeKeys, name)
+	return err
 }
 
 // Nodes lists the registered nodes.
 func (m *Master) Nodes() []Principal { return m.principals(m.nodeKeys) }
 
-func (m *Master) addPrincipal(bucket []byte, keys map[string]string, name, pub string) error {
+// addPrincipal admits pub under name and returns the keys name had before,
+// now revoked.
+func (m *Master) addPrincipal(bucket []byte, keys map[string]string, name, pub string) (map[string]bool, error) {
 	if !validName.MatchString(name) {
-		return fmt.Errorf("name %q: letters, digits, '.', '_' and '-' only: %w", name, protocol.ErrInvalid)
+		return nil, fmt.Errorf("name %q: letters, digits, '.', '_' and '-' only: %w", name, protocol.ErrInvalid)
 	}
 	if !protocol.ValidPublicKey(pub) {
-		return fmt.Errorf("public key %q is not a 40-character Z85 CURVE key: %w", pub, protocol.ErrInvalid)
+		return nil, fmt.Errorf("public key %q is not a 40-character Z85 CURVE key: %w", pub, protocol.ErrInvalid)
 	}
 	m.keysMu.Lock()
 	defer m.keysMu.Unlock()
 	if _, taken := m.accounts[pub]; taken {
-		return fmt.Errorf("key already belongs to account %q: %w", m.accounts[pub], protocol.ErrExists)
+		return nil, fmt.Errorf("key already belongs to account %q: %w", m.accounts[pub], protocol.ErrExists)
 	}
 	if _, taken := m.nodeKeys[pub]; taken {
-		return fmt.Errorf("key already belongs to node %q: %w", m.nodeKeys[pub], protocol.ErrExists)
+		return nil, fmt.Errorf("key already belongs to node %q: %w", m.nodeKeys[pub], protocol.ErrExists)
 	}
+	if err := m.store.put(bucket, name, []byte(pub)); err != nil {
+		return nil, err
+	}
+	revoked := map[string]bool{}
 	for k, n := range keys {
 		if n == name {
 			delete(keys, k)
 			m.srv.Revoke(k)
+			revoked[k] = true
 		}
-	}
-	if err := m.store.put(bucket, name, []byte(pub)); err != nil {
-		return err
 	}
 	keys[pub] = name
 	m.srv.Allow(pub)
-	return nil
+	return revoked, nil
 }
 
-func (m *Master) removePrincipal(bucket []byte, keys map[string]string, name string) error {
+// removePrincipal forgets name and returns its keys, now revoked.
+func (m *Master) removePrincipal(bucket []byte, keys map[string]string, name string) (map[string]bool, error) {
 	m.keysMu.Lock()
 	defer m.keysMu.Unlock()
-	found := false
+	revoked := map[string]bool{}
 	for k, n := range keys {
 		if n == name {
-			delete(keys, k)
-			m.srv.Revoke(k)
-			found = true
+			revoked[k] = true
 		}
 	}
-	if !found {
-		return fmt.Errorf("%q: %w", name, protocol.ErrNotFound)
+	if len(revoked) == 0 {
+		return nil, fmt.Errorf("%q: %w", name, protocol.ErrNotFound)
 	}
-	return m.store.delete(bucket, name)
+	if err := m.store.delete(bucket, name); err != nil {
+		return nil, err
+	}
+	for k := range revoked {
+		delete(keys, k)
+		m.srv.Revoke(k)
+	}
+	return revoked, nil
 }
 
 func (m *Master) principals(keys map[string]string) []Principal {

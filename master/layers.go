@@ -59,6 +59,16 @@ func (m *Master) layerPut(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, fmt.Errorf("layer %q size %d stream %d: %w", req.Digest, req.Size, req.Stream, protocol.ErrInvalid))
 		return
 	}
+	if lim := m.Limits().Uploads; over(m.uploadsOf(s.account)+1, lim) {
+		m.reply(s.id, msg, nil, limitError(s.account, "layer uploads in flight", m.uploadsOf(s.account), lim))
+		return
+	}
+	if err := m.checkLayerBytes(s.account, "", map[string]int64{req.Digest: req.Size}); err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	s.uploading++
+	s.pending[req.Digest] = req.Size
 	key := protocol.StreamKey{Scope: s.id, ID: req.Stream}
 	peer := s.id
 	recv := protocol.NewReceiver(func(seq uint64) {
@@ -71,11 +81,14 @@ func (m *Master) layerPut(s *session, msg *protocol.Msg) {
 		defer m.streams.Remove(key)
 		err := m.writeLayer(req, recv)
 		if err != nil {
-			m.log.Warn("layer upload failed", "digest", req.Digest, "err", err)
+			m.warn.Warn(m.log, s.key, "layer upload failed", "digest", req.Digest, "err", err)
 		} else {
 			m.log.Info("layer stored", "digest", req.Digest, "size", req.Size)
 		}
-		m.reply(peer, msg, protocol.Empty{}, err)
+		m.post(func() {
+			m.layerStored(s, req.Digest, err)
+			m.reply(peer, msg, protocol.Empty{}, err)
+		})
 	}()
 }
 
@@ -116,14 +129,36 @@ func (m *Master) imagePut(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, err)
 		return
 	}
-	peer, account := s.id, s.account
+	peer := s.id
 	m.wg.Add(1)
-	go func() {
+	go func() { // reading layers to check diff_ids is slow: off the actor loop
 		defer m.wg.Done()
 		m.reply(peer, msg, protocol.Empty{}, m.checkImage(img, func(img protocol.Image) error {
-			return m.store.putImage(account, img)
+			var err error
+			if lerr := m.onLoop(func() { err = m.saveImage(s, img) }); lerr != nil {
+				return lerr
+			}
+			return err
 		}))
 	}()
+}
+
+// saveImage stores a checked image description for s's account within its
+// layer quota and collects the layers nothing references any more. It runs
+// on the actor goroutine.
+func (m *Master) saveImage(s *session, img protocol.Image) error {
+	extra := map[string]int64{}
+	for _, l := range img.Layers {
+		extra[l.Digest] = l.Size
+	}
+	if err := m.checkLayerBytes(s.account, img.Name, extra); err != nil {
+		return err
+	}
+	if err := m.store.putImage(s.account, img); err != nil {
+		return err
+	}
+	m.imageStored(s, img)
+	return nil
 }
 
 // checkImage checks an image description and saves it: the config matches

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tffs/tffs/protocol"
@@ -28,6 +29,7 @@ type Config struct {
 	// image's file tree (all its layers together); default 200000. Browsing
 	// a larger image fails with ErrLimit.
 	LayerMaxEntries int
+	Limits          Limits // per-account limits (zero fields: defaults)
 	Log             *slog.Logger
 }
 
@@ -50,6 +52,7 @@ func (c *Config) setDefaults() {
 	if c.Log == nil {
 		c.Log = slog.New(slog.DiscardHandler)
 	}
+	c.Limits.setDefaults()
 }
 
 // Master is a running master. Create it with New, then Run it.
@@ -62,6 +65,11 @@ type Master struct {
 	layerDir string
 	trees    treeCache      // merged file trees of images browsed before start
 	diffIDs  flight[string] // diff_id computations in progress, by layer digest
+	limits   atomic.Pointer[Limits]
+	warn     protocol.WarnLimiter
+
+	running  atomic.Bool   // Run's loop serves m.do
+	stopping chan struct{} // closed when Run starts to stop
 
 	do      chan func() // work for the actor goroutine
 	streams *protocol.Streams
@@ -99,7 +107,7 @@ func New(cfg Config) (*Master, error) {
 	}
 	m := &Master{
 		cfg: cfg, log: cfg.Log, keys: keys, store: st, layerDir: layerDir,
-		do: make(chan func(), 64), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
+		do: make(chan func(), 64), stopping: make(chan struct{}), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
 		accounts: map[string]string{}, nodeKeys: map[string]string{},
 		sessions: map[string]*session{}, nodes: map[string]*node{}, containers: map[string]*container{},
 	}
@@ -109,11 +117,15 @@ func New(cfg Config) (*Master, error) {
 		st.close()
 		return nil, fmt.Errorf("master: %w", err)
 	}
+	m.limits.Store(&cfg.Limits)
+	m.srv.SetRouteIdle(max(time.Hour, 2*cfg.SessionTimeout))
 	if err := m.loadKeys(); err != nil {
 		m.srv.Close()
 		st.close()
 		return nil, err
 	}
+	m.cleanUploads()
+	m.collectLayers()
 	return m, nil
 }
 
@@ -128,6 +140,7 @@ func (m *Master) Run(ctx context.Context) error {
 	m.log.Info("master running", "addr", m.Addr(), "key", m.keys.Public)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
+	m.running.Store(true)
 	defer m.shutdown()
 	for {
 		select {
@@ -144,6 +157,7 @@ func (m *Master) Run(ctx context.Context) error {
 }
 
 func (m *Master) shutdown() {
+	close(m.stopping)
 	for id := range m.sessions {
 		m.endSession(id, "master stopping")
 	}
@@ -152,8 +166,37 @@ func (m *Master) shutdown() {
 	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes
 	m.srv.Close()
 	m.wg.Wait()
+	m.running.Store(false)
 	m.store.close()
 	m.log.Info("master stopped")
+}
+
+// post queues f for the actor goroutine without waiting for it; f is
+// dropped when the master is stopping.
+func (m *Master) post(f func()) {
+	select {
+	case m.do <- f:
+	case <-m.stopping:
+	}
+}
+
+// onLoop executes f on the actor goroutine and waits for it, for work
+// done off the loop that must change the master's state; ErrUnavailable
+// when the master is stopping (f then may not run).
+func (m *Master) onLoop(f func()) error {
+	done := make(chan struct{})
+	stopping := fmt.Errorf("master stopping: %w", protocol.ErrUnavailable)
+	select {
+	case m.do <- func() { f(); close(done) }:
+	case <-m.stopping:
+		return stopping
+	}
+	select {
+	case <-done:
+		return nil
+	case <-m.stopping:
+		return stopping
+	}
 }
 
 // run executes f on the actor goroutine and waits for it.
@@ -186,13 +229,16 @@ func (m *Master) handle(in protocol.Incoming) {
 		m.handleClient(account, in)
 		return
 	}
-	m.log.Warn("message from a key that is no longer known", "key", in.Key)
+	m.warn.Warn(m.log, in.Key, "message from a key that is no longer admitted: refused", "key", protocol.ShortKey(in.Key))
+	if in.Msg.Kind == protocol.KindRequest {
+		m.reply(in.Peer, in.Msg, nil, fmt.Errorf("this key is not admitted (account removed): %w", protocol.ErrPermission))
+	}
 }
 
 func (m *Master) expire(now time.Time) {
 	for id, s := range m.sessions {
 		if now.Sub(s.lastSeen) > m.cfg.SessionTimeout {
-			m.log.Info("session timed out", "session", id, "account", s.account)
+			m.log.Info("session timed out", "account", s.account, "key", protocol.ShortKey(s.key))
 			m.endSession(id, "session timed out")
 		}
 	}

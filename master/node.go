@@ -127,6 +127,8 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 		}
 	case msg.Op == protocol.OpDestroy && c != nil && msg.Err == nil:
 		m.forget(c)
+	case msg.Op == protocol.OpExec && c != nil:
+		c.execReplied(msg)
 	case (msg.Op == protocol.OpReboot || msg.Op == protocol.OpReset) && c != nil && msg.Err == nil:
 		var rep protocol.BootReply
 		msg.DecodeBody(&rep)
@@ -158,6 +160,13 @@ func (m *Master) nodeEvent(n *node, msg *protocol.Msg) {
 		if msg.DecodeBody(&ev) == nil {
 			if c := m.containers[ev.Container]; c != nil && c.node == n.name {
 				c.exitedEvent(ev)
+			}
+		}
+	case protocol.EvProcExit:
+		var ev protocol.ProcExit
+		if msg.DecodeBody(&ev) == nil {
+			if c := m.containers[ev.Container]; c != nil && c.node == n.name {
+				delete(c.procs, ev.Proc)
 			}
 		}
 	case protocol.EvContainerGone:
@@ -254,6 +263,10 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 	}
 	if _, taken := s.names[name]; taken {
 		m.reply(s.id, msg, nil, fmt.Errorf("container %q: %w", name, protocol.ErrExists))
+		return
+	}
+	if err := m.checkContainerLimit(s.account); err != nil {
+		m.reply(s.id, msg, nil, err)
 		return
 	}
 	if req.Tag != "" {

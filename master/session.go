@@ -15,6 +15,9 @@ type session struct {
 	key      string
 	lastSeen time.Time
 	names    map[string]string // container name → id
+
+	uploading int              // layer uploads in flight
+	pending   map[string]int64 // layers uploaded (or being uploaded) and not yet in an image: digest → size
 }
 
 // container is the master's record of a container.
@@ -23,15 +26,20 @@ type container struct {
 	account, tag                   string // tag: "" or unique among the account's containers
 	state                          string // starting, running, exited
 	exit                           int
-	boot, exitedBoot               int // the newest boot the node named, and the last one seen exiting
+	boot, exitedBoot               int               // the newest boot the node named, and the last one seen exiting
+	procs                          map[string]bool   // processes started with exec and not yet exited
+	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
 }
 
 func (m *Master) handleClient(account string, in protocol.Incoming) {
 	msg := in.Msg
 	s := m.sessions[in.Peer]
 	if s != nil {
-		if s.key != in.Key {
-			m.log.Warn("routing id reused by another key: dropped", "session", in.Peer)
+		if s.key != in.Key { // the transport binds session names to keys; this is a second check
+			m.warn.Warn(m.log, in.Key, "session used by another key: refused", "key", protocol.ShortKey(in.Key), "owner", protocol.ShortKey(s.key))
+			if msg.Kind == protocol.KindRequest {
+				m.reply(in.Peer, msg, nil, fmt.Errorf("this session belongs to another key: %w", protocol.ErrPermission))
+			}
 			return
 		}
 		s.lastSeen = time.Now()
@@ -41,10 +49,10 @@ func (m *Master) handleClient(account string, in protocol.Incoming) {
 		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindPong})
 		return
 	case protocol.KindBye:
+		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindBye}) // the client may stop waiting
 		if s != nil {
 			m.endSession(s.id, "closed by client")
 		}
-		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindBye}) // the client may stop waiting
 		return
 	case protocol.KindRequest:
 		if msg.Op == protocol.OpHello {
@@ -73,9 +81,10 @@ func (m *Master) handleClient(account string, in protocol.Incoming) {
 func (m *Master) hello(account string, in protocol.Incoming) {
 	s := m.sessions[in.Peer]
 	if s == nil {
-		s = &session{id: in.Peer, account: account, key: in.Key, lastSeen: time.Now(), names: map[string]string{}}
+		s = &session{id: in.Peer, account: account, key: in.Key, lastSeen: time.Now(), names: map[string]string{}, pending: map[string]int64{}}
 		m.sessions[in.Peer] = s
-		m.log.Info("session started", "session", s.id, "account", account)
+		m.log.Info("session started", "account", account, "key", protocol.ShortKey(in.Key))
+		m.log.Debug("session id", "session", s.id)
 	}
 	m.reply(in.Peer, in.Msg, m.offer(), nil)
 }
@@ -106,6 +115,10 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.spawn(s, msg)
 	case protocol.OpList:
 		m.reply(s.id, msg, m.list(s), nil)
+	case protocol.OpExec:
+		if m.exec(s, msg) {
+			m.forwardToNode(s, msg)
+		}
 	default:
 		if msg.Container == "" {
 			m.reply(s.id, msg, nil, fmt.Errorf("unknown operation %q: %w", msg.Op, protocol.ErrInvalid))
@@ -172,7 +185,28 @@ func (m *Master) endSession(id, reason string) {
 		}
 	}
 	m.streams.FailScope(id, errors.New("session ended"))
-	m.log.Info("session ended", "session", id, "account", s.account, "reason", reason, "containers", len(nodes))
+	m.srv.Forget(id)
+	if len(s.pending) > 0 {
+		m.collectLayers() // its uploads no image took up
+	}
+	m.log.Info("session ended", "account", s.account, "key", protocol.ShortKey(s.key), "reason", reason, "containers", len(nodes))
+}
+
+// endKeySessions ends at once every session opened with one of keys (an
+// account removed or re-keyed), as a goodbye would: their containers go,
+// and the client is told each one is gone and why.
+func (m *Master) endKeySessions(keys map[string]bool, reason string) {
+	for id, s := range m.sessions {
+		if !keys[s.key] {
+			continue
+		}
+		for cid, c := range m.containers {
+			if c.session == id {
+				m.event(id, protocol.EvContainerGone, protocol.ContainerGone{Container: cid, Reason: reason})
+			}
+		}
+		m.endSession(id, reason)
+	}
 }
 
 // sendNode sends a master-originated request to a node; the reply is ignored.

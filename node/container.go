@@ -111,7 +111,7 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 		n.destroy(context.WithoutCancel(ctx), c, "start failed")
 		return nil, err
 	}
-	n.log.Info("container started", "container", c.id, "image", req.Image.Name, "record", spec.Image, "session", c.session)
+	n.log.Info("container started", "container", c.id, "image", req.Image.Name, "record", spec.Image)
 	return protocol.SpawnReply{ID: c.id, Boot: boot}, nil
 }
 

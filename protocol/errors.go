@@ -18,7 +18,7 @@ var (
 	ErrTimeout     = errors.New("timed out")
 	ErrInternal    = errors.New("internal error")
 	ErrTooLarge    = errors.New("too large")
-	ErrLimit       = errors.New("limit reached")
+	ErrLimit       = errors.New("limit reached") // a limit of the location (per account, or on what one request may read)
 	// The path errors below let a file client answer with the errno the
 	// container's filesystem gave (ENOTEMPTY, ENOTDIR, EISDIR).
 	ErrNotEmpty = errors.New("directory not empty")

@@ -2,6 +2,8 @@ package protocol
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -27,12 +29,21 @@ const (
 
 var transportSeq atomic.Uint64
 
-// outgoing is a message for the socket goroutine: peer is the ROUTER
-// routing id (empty on a DEALER).
+// outgoing is a message for the socket goroutine. On a server, peer is the
+// session name the message goes to (opSend) or to forget (opForget); on a
+// client it is the client's session name, sent as the first frame of every
+// message.
 type outgoing struct {
+	op   string
 	peer string
 	data []byte
 }
+
+// Operations on the wake pipe.
+const (
+	opSend   = "s"
+	opForget = "f"
+)
 
 // pump owns one ZeroMQ socket in one goroutine and moves messages between it
 // and Go channels. Other goroutines never touch the socket: they queue to out,
@@ -57,14 +68,14 @@ func newPump(log *slog.Logger) *pump {
 }
 
 // queue hands data to the socket goroutine.
-func (p *pump) queue(peer string, data []byte) error {
+func (p *pump) queue(op, peer string, data []byte) error {
 	select {
 	case <-p.closed:
 		return fmt.Errorf("connection closed: %w", ErrUnavailable)
 	default:
 	}
 	select {
-	case p.out <- outgoing{peer, data}:
+	case p.out <- outgoing{op, peer, data}:
 		return nil
 	case <-p.closed:
 		return fmt.Errorf("connection closed: %w", ErrUnavailable)
@@ -94,19 +105,19 @@ func (p *pump) forward(ready chan<- error) {
 	for {
 		select {
 		case o := <-p.out:
-			if _, err := push.SendMessage(o.peer, o.data); err != nil {
+			if _, err := push.SendMessage(o.op, o.peer, o.data); err != nil {
 				p.log.Warn("transport: wake pipe", "err", err)
 			}
 		case <-p.closed:
 			for drained := false; !drained; { // what was queued before Close still goes out
 				select {
 				case o := <-p.out:
-					push.SendMessage(o.peer, o.data)
+					push.SendMessage(o.op, o.peer, o.data)
 				default:
 					drained = true
 				}
 			}
-			push.SendMessage("", "") // a zero-length payload tells the socket goroutine to stop
+			push.SendMessage("", "", "") // an empty op tells the socket goroutine to stop
 			return
 		}
 	}
@@ -118,9 +129,9 @@ func (p *pump) forward(ready chan<- error) {
 type socketFunc func() (sock *zmq.Socket, connect func() error, err error)
 
 // run owns the network socket: it delivers inbound frames to handle and
-// sends what arrives on the wake pipe. monitor, when not nil, is a socket
-// monitor address polled in the same goroutine.
-func (p *pump) run(mk socketFunc, router bool, monitor string, handle func(frames [][]byte, userID string), onEvent func(zmq.Event), ready chan<- error) {
+// hands what arrives on the wake pipe to send (both in this goroutine).
+// monitor, when not "", is a socket monitor address polled here too.
+func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monitor string, handle func(sock *zmq.Socket, frames [][]byte, userID string), onEvent func(zmq.Event), ready chan<- error) {
 	defer close(p.done)
 	fwdReady := make(chan error, 1)
 	go p.forward(fwdReady)
@@ -199,7 +210,7 @@ func (p *pump) run(mk socketFunc, router bool, monitor string, handle func(frame
 					if err != nil {
 						break
 					}
-					handle(frames, userID)
+					handle(sock, frames, userID)
 				}
 			case 1:
 				for {
@@ -207,17 +218,10 @@ func (p *pump) run(mk socketFunc, router bool, monitor string, handle func(frame
 					if err != nil {
 						break
 					}
-					if len(frames) != 2 || len(frames[1]) == 0 {
+					if len(frames) != 3 || len(frames[0]) == 0 {
 						return // stop request
 					}
-					if router {
-						_, err = sock.SendMessageDontwait(frames[0], frames[1])
-					} else {
-						_, err = sock.SendMessageDontwait(frames[1])
-					}
-					if err != nil {
-						p.log.Debug("transport: send dropped", "err", err)
-					}
+					send(sock, outgoing{string(frames[0]), string(frames[1]), frames[2]})
 				}
 			case 2:
 				for {
@@ -276,116 +280,32 @@ func startAuth() error {
 	return authErr
 }
 
-// Incoming is a message the server received, with the authenticated sender.
-type Incoming struct {
-	Peer string // routing id of the sending connection
-	Key  string // the sender's CURVE public key, as checked by ZAP
-	Msg  *Msg
-}
-
-// Server is the master's ROUTER socket: CURVE server with ZAP, so only keys
-// allowed for its domain complete the handshake.
-type Server struct {
-	p      *pump
-	in     chan Incoming
-	domain string
-	addr   string
-}
-
-// Listen binds a CURVE ROUTER at addr (e.g. "tcp://127.0.0.1:2020"). domain
-// names the set of admitted keys (see Allow); one domain per server.
-func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, error) {
-	if err := startAuth(); err != nil {
-		return nil, fmt.Errorf("start zap: %w", err)
-	}
-	s := &Server{p: newPump(log), in: make(chan Incoming, recvQueue), domain: domain}
-	mk := func() (*zmq.Socket, func() error, error) {
-		sock, err := zmq.NewSocket(zmq.ROUTER)
-		if err != nil {
-			return nil, nil, err
-		}
-		sock.SetLinger(0)
-		sock.SetSndhwm(socketHWM)
-		sock.SetRcvhwm(socketHWM)
-		sock.SetRouterHandover(true)
-		sock.SetMaxmsgsize(MaxMessageSize + 4096)
-		sock.SetHeartbeatIvl(zmqHBIvl)
-		sock.SetHeartbeatTimeout(zmqHBTimer)
-		if err := sock.ServerAuthCurve(domain, kp.Secret); err != nil {
-			sock.Close()
-			return nil, nil, err
-		}
-		if err := sock.Bind(addr); err != nil {
-			sock.Close()
-			return nil, nil, fmt.Errorf("bind %s: %w", addr, err)
-		}
-		s.addr, _ = sock.GetLastEndpoint()
-		return sock, nil, nil
-	}
-	handle := func(frames [][]byte, key string) {
-		if len(frames) != 2 {
-			log.Warn("transport: dropped message with bad framing", "frames", len(frames))
-			return
-		}
-		m, err := Decode(frames[1])
-		if err != nil {
-			log.Warn("transport: dropped malformed message", "err", err, "key", key)
-			return
-		}
-		select {
-		case s.in <- Incoming{Peer: string(frames[0]), Key: key, Msg: m}:
-		case <-s.p.closed:
-		}
-	}
-	ready := make(chan error, 1)
-	go s.p.run(mk, true, "", handle, nil, ready)
-	if err := <-ready; err != nil {
-		return nil, err
-	}
-	return s, nil
-}
-
-// Addr is the endpoint the server is bound to.
-func (s *Server) Addr() string { return s.addr }
-
-// Allow admits a public key at the handshake.
-func (s *Server) Allow(pub string) { zmq.AuthCurveAdd(s.domain, pub) }
-
-// Revoke stops admitting a public key (existing connections stay up).
-func (s *Server) Revoke(pub string) { zmq.AuthCurveRemove(s.domain, pub) }
-
-// Recv delivers incoming messages.
-func (s *Server) Recv() <-chan Incoming { return s.in }
-
-// Send queues a message to the connection with routing id peer.
-func (s *Server) Send(peer string, m *Msg) error {
-	b, err := Encode(m)
-	if err != nil {
-		return err
-	}
-	return s.p.queue(peer, b)
-}
-
-// Close stops the server's goroutines and closes its socket.
-func (s *Server) Close() {
-	s.p.close()
-	zmq.AuthCurveRemoveAll(s.domain)
-}
-
 // Client is a DEALER connection to a master.
 type Client struct {
-	p      *pump
-	in     chan *Msg
-	events chan zmq.Event
+	p       *pump
+	in      chan *Msg
+	events  chan zmq.Event
+	session string
 }
 
 // Dial connects to the master at addr whose public key is serverPub, as the
-// key pair kp. identity is the routing id (a session id): reconnecting with
-// the same identity resumes the session. Dial returns once the CURVE
-// handshake succeeded, ErrPermission if the master refused the key, or
-// ErrUnavailable if ctx ends first.
-func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity string, log *slog.Logger) (*Client, error) {
-	c := &Client{p: newPump(log), in: make(chan *Msg, recvQueue), events: make(chan zmq.Event, 64)}
+// key pair kp. session names the client's session at the master; every
+// message carries it, so the master finds the session again after a
+// reconnect. The master binds the name to kp's public key: the same name
+// from another key is refused. The ZeroMQ routing id is a random secret of
+// this connection, so no other client can claim it. Dial returns once the CURVE handshake succeeded,
+// ErrPermission if the master refused the key, or ErrUnavailable if ctx
+// ends first.
+func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session string, log *slog.Logger) (*Client, error) {
+	if session == "" || len(session) > maxSessionName {
+		return nil, fmt.Errorf("session name of %d bytes: %w", len(session), ErrInvalid)
+	}
+	c := &Client{p: newPump(log), in: make(chan *Msg, recvQueue), events: make(chan zmq.Event, 64), session: session}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	connID := "c" + hex.EncodeToString(secret) // never logged: whoever knows it can take the connection over
 	monURL := fmt.Sprintf("inproc://tffs-mon-%d", transportSeq.Add(1))
 	mk := func() (*zmq.Socket, func() error, error) {
 		sock, err := zmq.NewSocket(zmq.DEALER)
@@ -395,7 +315,7 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity stri
 		sock.SetLinger(250 * time.Millisecond) // a goodbye queued before Close still leaves
 		sock.SetSndhwm(socketHWM)
 		sock.SetRcvhwm(socketHWM)
-		sock.SetIdentity(identity)
+		sock.SetIdentity(connID)
 		sock.SetReconnectIvl(100 * time.Millisecond)
 		sock.SetHeartbeatIvl(zmqHBIvl)
 		sock.SetHeartbeatTimeout(zmqHBTimer)
@@ -416,13 +336,14 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity stri
 		}
 		return sock, connect, nil
 	}
-	handle := func(frames [][]byte, _ string) {
+	var warn WarnLimiter
+	handle := func(_ *zmq.Socket, frames [][]byte, _ string) {
 		if len(frames) != 1 {
 			return
 		}
 		m, err := Decode(frames[0])
 		if err != nil {
-			log.Warn("transport: dropped malformed message", "err", err)
+			warn.Warn(log, "master", "transport: dropped malformed message", "err", err)
 			return
 		}
 		select {
@@ -430,14 +351,31 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, identity stri
 		case <-c.p.closed:
 		}
 	}
+	ping, _ := Encode(&Msg{Kind: KindPing})
+	handshakes := 0
 	onEvent := func(ev zmq.Event) {
+		if ev&zmq.EVENT_HANDSHAKE_SUCCEEDED != 0 {
+			// After a reconnection, speak at once, so the master's
+			// messages for this session go to this connection.
+			if handshakes++; handshakes > 1 {
+				select {
+				case c.p.out <- outgoing{opSend, session, ping}:
+				default:
+				}
+			}
+		}
 		select {
 		case c.events <- ev:
 		default:
 		}
 	}
+	send := func(sock *zmq.Socket, o outgoing) {
+		if _, err := sock.SendMessageDontwait(o.peer, o.data); err != nil {
+			log.Debug("transport: send dropped", "err", err)
+		}
+	}
 	ready := make(chan error, 1)
-	go c.p.run(mk, false, monURL, handle, onEvent, ready)
+	go c.p.run(mk, send, monURL, handle, onEvent, ready)
 	if err := <-ready; err != nil {
 		return nil, err
 	}
@@ -470,7 +408,7 @@ func (c *Client) Send(m *Msg) error {
 	if err != nil {
 		return err
 	}
-	return c.p.queue("", b)
+	return c.p.queue(opSend, c.session, b)
 }
 
 // Close stops the connection's goroutines and closes its socket.

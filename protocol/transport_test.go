@@ -66,3 +66,117 @@ func TestTransportEchoWithAuthenticatedKey(t *testing.T) {
 		t.Fatal("no reply")
 	}
 }
+
+func dialT(t *testing.T, srv *Server, skp, ckp KeyPair, session string) *Client {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, srv.Addr(), skp.Public, ckp, session, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(c.Close)
+	return c
+}
+
+func recvT(t *testing.T, ch <-chan *Msg) *Msg {
+	t.Helper()
+	select {
+	case m := <-ch:
+		return m
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing received")
+		return nil
+	}
+}
+
+// A session name is bound to the key that first used it: another key that
+// names it is refused and moves nothing; the same key (a reconnect) does.
+func TestTransportBindsSessionToKey(t *testing.T) {
+	srv, skp := testServer(t)
+	victimKey, _ := NewKeyPair()
+	thiefKey, _ := NewKeyPair()
+	srv.Allow(victimKey.Public)
+	srv.Allow(thiefKey.Public)
+	victim := dialT(t, srv, skp, victimKey, "sess-v")
+	req, _ := NewRequest(1, OpHello, HelloRequest{})
+	victim.Send(req)
+	if in := recvIn(t, srv); in.Peer != "sess-v" || in.Key != victimKey.Public {
+		t.Fatalf("got %q from %q", in.Peer, in.Key)
+	}
+
+	thief := dialT(t, srv, skp, thiefKey, "sess-v")
+	req2, _ := NewRequest(2, OpHello, HelloRequest{})
+	thief.Send(req2)
+	r := recvT(t, thief.Recv())
+	if r.Kind != KindReply || r.ID != 2 || !errors.Is(r.Err, ErrPermission) {
+		t.Fatalf("thief got %+v, want a permission error", r)
+	}
+	select {
+	case in := <-srv.Recv():
+		t.Fatalf("the thief's message reached the server: %+v", in)
+	default:
+	}
+	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "for-victim"})
+	if m := recvT(t, victim.Recv()); m.Op != "for-victim" {
+		t.Fatalf("victim got %+v", m)
+	}
+	select {
+	case m := <-thief.Recv():
+		t.Fatalf("thief received %+v", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+
+	// The victim's key from a new connection resumes the name.
+	again := dialT(t, srv, skp, victimKey, "sess-v")
+	again.Send(&Msg{Kind: KindPing})
+	if in := recvIn(t, srv); in.Peer != "sess-v" {
+		t.Fatalf("got %q", in.Peer)
+	}
+	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "to-new"})
+	if m := recvT(t, again.Recv()); m.Op != "to-new" {
+		t.Fatalf("reconnected victim got %+v", m)
+	}
+
+	// While the victim has no connection at all, the name stays its own.
+	victim.Close()
+	again.Close()
+	thief.Send(req2)
+	if r := recvT(t, thief.Recv()); !errors.Is(r.Err, ErrPermission) {
+		t.Fatalf("thief got %+v while the victim was away", r)
+	}
+	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "while-away"})
+	select {
+	case m := <-thief.Recv():
+		t.Fatalf("thief received %+v", m)
+	case <-time.After(200 * time.Millisecond):
+	}
+	// Once the session is over, the name is free (Forget takes effect
+	// asynchronously: the thief tries until it is through).
+	srv.Forget("sess-v")
+	deadline := time.After(5 * time.Second)
+	for {
+		thief.Send(req2)
+		select {
+		case in := <-srv.Recv():
+			if in.Key != thiefKey.Public || in.Peer != "sess-v" {
+				t.Fatalf("after Forget: %q from %q", in.Peer, in.Key)
+			}
+			return
+		case <-thief.Recv(): // refused: not yet forgotten
+		case <-deadline:
+			t.Fatal("the name was never freed")
+		}
+	}
+}
+
+func recvIn(t *testing.T, srv *Server) Incoming {
+	t.Helper()
+	select {
+	case in := <-srv.Recv():
+		return in
+	case <-time.After(5 * time.Second):
+		t.Fatal("nothing reached the server")
+		return Incoming{}
+	}
+}

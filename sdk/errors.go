@@ -14,5 +14,5 @@ var (
 	ErrNotEmpty    = protocol.ErrNotEmpty    // a container directory to remove is not empty
 	ErrNotDir      = protocol.ErrNotDir      // a path component is not a directory
 	ErrIsDir       = protocol.ErrIsDir       // a file operation met a directory
-	ErrLimit       = protocol.ErrLimit       // a limit of the location was reached
+	ErrLimit       = protocol.ErrLimit       // a limit was reached (containers, processes, storage, uploads, the size of what the master reads)
 )

@@ -19,11 +19,16 @@ func runMaster(ctx context.Context, args []string) error {
 	dir := fs.String("dir", "/var/lib/tffs/master", "state directory")
 	listen := fs.String("listen", fmt.Sprintf("tcp://0.0.0.0:%d", protocol.DefaultPort), "ZeroMQ endpoint")
 	timeout := fs.Duration("session-timeout", 2*time.Minute, "garbage-collect a silent session after this")
+	var lim master.Limits
+	fs.IntVar(&lim.Containers, "max-containers", master.DefaultMaxContainers, "containers alive at once per account (-1: no limit)")
+	fs.IntVar(&lim.Processes, "max-processes", master.DefaultMaxProcesses, "running exec'd processes per account (-1: no limit)")
+	fs.Int64Var(&lim.LayerBytes, "max-layer-bytes", master.DefaultMaxLayerBytes, "stored layer bytes per account (-1: no limit)")
+	fs.IntVar(&lim.Uploads, "max-uploads", master.DefaultMaxUploads, "concurrent layer uploads per account (-1: no limit)")
 	debug := fs.Bool("debug", false, "debug logging")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	m, err := master.New(master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Log: logger(*debug)})
+	m, err := master.New(master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Limits: lim, Log: logger(*debug)})
 	if err != nil {
 		return err
 	}

@@ -19,7 +19,8 @@ import (
 // of R. So /bin/sh → busybox shows as "busybox", /etc/x → /usr/lib/y as
 // "../usr/lib/y", a link in / to / as ".", one in /a/b to / as "../..",
 // and issue 8's d1/…/d10/up/../../…/etc/hostname as "etc/hostname". A
-// link whose chain loops shows its own name (so the kernel gives ELOOP);
+// link whose chain loops (or whose path would be longer than PATH_MAX)
+// shows its own name (so the kernel gives ELOOP);
 // a dangling one shows where it would lead, the missing tail kept as text.
 // realpath, readlink -f and cp -r of such links give paths inside files/
 // that name what the container would reach.
@@ -61,8 +62,14 @@ func shownTarget(p, resolved string) string {
 	if len(parts) == 0 {
 		return "."
 	}
-	return strings.Join(parts, "/")
+	if t := strings.Join(parts, "/"); len(t) < maxShown {
+		return t
+	}
+	return path.Base(p) // too long for the kernel: shown like a loop
 }
+
+// maxShown is PATH_MAX: the kernel takes no longer link target.
+const maxShown = 4096
 
 // components splits a clean absolute path into its names ("/" has none).
 func components(p string) []string {

@@ -28,6 +28,7 @@ func TestShownTarget(t *testing.T) {
 		{"/a/l", "/../../home/u/.ssh/id", "../home/u/.ssh/id"},
 		{"/a/l", "x/./../../y//", "../y"},
 		{"a/./b/../l", "/z", "../z"},
+		{"/a/long", "/" + strings.Repeat("x/", 2100), "long"},
 	} {
 		if got := shownTarget(c.link, c.resolved); got != c.want {
 			t.Errorf("shownTarget(%q, %q) = %q, want %q", c.link, c.resolved, got, c.want)

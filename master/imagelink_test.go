@@ -3,6 +3,7 @@ package master
 import (
 	"archive/tar"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/tffs/tffs/protocol"
@@ -58,5 +59,26 @@ func TestImageLinkTarget(t *testing.T) {
 	}
 	if got["/x/viaup"] != "/a/b/c/f" || got["/x/root"] != "/" || got["/x/f"] != "" {
 		t.Fatalf("list /x: %v", got)
+	}
+}
+
+// TestImageLinkTargetTooLong: a dangling chain whose path would pass
+// PATH_MAX resolves to "" (shown as a loop), never to a longer path.
+func TestImageLinkTargetTooLong(t *testing.T) {
+	dir := t.TempDir()
+	long := strings.Repeat("x/", 1500)
+	writeLayer(t, dir, "l1", false,
+		tarEnt{name: "a", link: long + "b", flag: tar.TypeSymlink},
+		tarEnt{name: "c", link: "/a/" + long, flag: tar.TypeSymlink},
+	)
+	tree, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "l1"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tree.linkTarget("/a"); got != "/"+long+"b" {
+		t.Errorf("linkTarget(/a) = %d bytes", len(got))
+	}
+	if got := tree.linkTarget("/c"); got != "" {
+		t.Errorf("linkTarget(/c) = %d bytes, want \"\"", len(got))
 	}
 }

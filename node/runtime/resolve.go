@@ -14,11 +14,11 @@ const maxResolveDepth = 1024
 
 // linkTarget is where the symlink at container path p leads inside the
 // container: a clean absolute path with no symlink in it at the time of
-// resolution (see resolveIn), or "" when the chain loops or is longer than
-// the kernel would follow.
+// resolution (see resolveIn), or "" when the chain loops, is longer than
+// the kernel would follow or leads to a path longer than PATH_MAX.
 func linkTarget(root *os.File, p string) string {
 	r, err := resolveIn(root, p)
-	if errors.Is(err, unix.ELOOP) {
+	if errors.Is(err, unix.ELOOP) || len(r) >= unix.PathMax {
 		return ""
 	}
 	return r

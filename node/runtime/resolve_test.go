@@ -52,6 +52,8 @@ func resolveTree(t *testing.T) *os.File {
 		"a/b/c/empty":  ".",
 		"a/b/c/abs2":   "//a//./b/../b/c/",
 		"a/b/c/hopdir": "/abs/c",
+		"tl1":          strings.Repeat("q/", 1500),
+		"tl2":          "tl1/" + strings.Repeat("z/", 1500),
 	}
 	for l, target := range links {
 		if err := os.Symlink(target, filepath.Join(dir, l)); err != nil {
@@ -103,6 +105,7 @@ func TestResolveIn(t *testing.T) {
 		{"/../../a/./b/../b", "/a/b", nil},
 		{"/long1", "/long41", nil},
 		{"/long0", "", unix.ELOOP},
+		{"/tl1", "/" + strings.Repeat("q/", 1499) + "q", unix.ENOENT},
 	} {
 		got, err := resolveIn(root, c.p)
 		if got != c.want || !errors.Is(err, c.err) {
@@ -114,6 +117,15 @@ func TestResolveIn(t *testing.T) {
 		if lt := linkTarget(root, c.p); lt != c.want {
 			t.Errorf("linkTarget(%s) = %q, want %q", c.p, lt, c.want)
 		}
+	}
+}
+
+// TestLinkTargetTooLong: a chain that would lead to a path longer than
+// PATH_MAX gives "" (the mount shows it as a loop).
+func TestLinkTargetTooLong(t *testing.T) {
+	root := resolveTree(t)
+	if got := linkTarget(root, "/tl2"); got != "" {
+		t.Fatalf("linkTarget(/tl2) = %d bytes, want \"\"", len(got))
 	}
 }
 

@@ -8,8 +8,9 @@ import (
 	"github.com/tffs/tffs/protocol"
 )
 
-// errLinkLoop is a chain of symlinks longer than maxLinkHops.
-var errLinkLoop = fmt.Errorf("%w: symbolic link loop", protocol.ErrInvalid)
+// errLinkLoop is a chain of symlinks longer than maxLinkHops, or a link
+// whose target is longer than a symlink can hold (PATH_MAX).
+var errLinkLoop = fmt.Errorf("%w: symbolic link loop or target too long", protocol.ErrInvalid)
 
 // linkTarget is where the symlink at p leads inside the image's tree, as
 // the container would resolve it (see walk): a clean absolute path with no

@@ -70,6 +70,7 @@ func TestImageLinkTargetTooLong(t *testing.T) {
 	writeLayer(t, dir, "l1", false,
 		tarEnt{name: "a", link: long + "b", flag: tar.TypeSymlink},
 		tarEnt{name: "c", link: "/a/" + long, flag: tar.TypeSymlink},
+		tarEnt{name: "huge", link: strings.Repeat("h/", 1<<16), flag: tar.TypeSymlink},
 	)
 	tree, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "l1"}})
 	if err != nil {
@@ -77,6 +78,9 @@ func TestImageLinkTargetTooLong(t *testing.T) {
 	}
 	if got := tree.linkTarget("/a"); got != "/"+long+"b" {
 		t.Errorf("linkTarget(/a) = %d bytes", len(got))
+	}
+	if got := tree.linkTarget("/huge"); got != "" {
+		t.Errorf("linkTarget(/huge) = %d bytes, want \"\"", len(got))
 	}
 	if got := tree.linkTarget("/c"); got != "" {
 		t.Errorf("linkTarget(/c) = %d bytes, want \"\"", len(got))

@@ -202,7 +202,7 @@ func (t *imageTree) walk(p string, followLast bool) (cur string, rest []string, 
 		}
 		rest = rest[1:]
 		if os.FileMode(e.info.Mode)&os.ModeSymlink != 0 && (len(rest) > 0 || followLast) {
-			if hops++; hops > maxLinkHops {
+			if hops++; hops > maxLinkHops || len(e.info.Link) >= maxResolved {
 				return "", nil, fmt.Errorf("%s: too many symbolic links: %w", p, errLinkLoop)
 			}
 			if strings.HasPrefix(e.info.Link, "/") {

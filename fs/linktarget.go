@@ -39,7 +39,9 @@ import (
 // files/, and no read, write, stat, readlink -f, cp -r or find -L through
 // the mount reaches anything outside this container's files/. The
 // resolution on the node only makes the path right; safety does not depend
-// on it (a stale, wrong or hostile R still lands inside files/).
+// on it (a stale, wrong or hostile R still lands inside files/; a node or
+// master that sends no R, as before this field existed, makes every link
+// show as a loop).
 
 // shownTarget is what readlink shows for the link at container path p
 // whose target resolves to container path resolved ("" for a loop).

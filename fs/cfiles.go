@@ -726,8 +726,8 @@ func (h *liveHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) erro
 	return nil
 }
 
-// liveLink is a symbolic link in a started container; its target is
-// rewritten to stay inside this container's files/.
+// liveLink is a symbolic link in a started container; readlink shows a
+// path to where it leads that cannot leave files/ (see linktarget.go).
 type liveLink struct {
 	v *ctrDir
 	pathOf
@@ -749,32 +749,7 @@ func (l *liveLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (str
 	if err != nil {
 		return "", errno(err)
 	}
-	return insideTarget(l.path(), fi.Link), nil
-}
-
-// insideTarget rewrites the target of the link at p (a container path) as
-// a relative path that resolves inside the container's root.
-func insideTarget(p, target string) string {
-	dir := path.Dir(p)
-	if !path.IsAbs(target) && !strings.HasPrefix(path.Join(strings.TrimPrefix(dir, "/"), target), "..") {
-		return target // relative and inside already
-	}
-	abs := path.Clean(target)
-	if !path.IsAbs(target) {
-		abs = path.Join(dir, target) // Join cleans: ".." stops at "/"
-	}
-	if !path.IsAbs(abs) {
-		abs = "/" + abs
-	}
-	up := strings.Count(strings.Trim(dir, "/"), "/") + 1
-	if dir == "/" {
-		up = 0
-	}
-	rel := strings.Repeat("../", up) + strings.TrimPrefix(abs, "/")
-	if rel == "" {
-		return "."
-	}
-	return strings.TrimSuffix(rel, "/")
+	return shownTarget(l.path(), fi.Resolved), nil
 }
 
 // pathOf is a node's path in the container. The kernel keeps a node across

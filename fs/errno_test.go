@@ -23,14 +23,6 @@ func TestSplitCommand(t *testing.T) {
 	}
 }
 
-func TestInsideTarget(t *testing.T) {
-	for _, c := range [][3]string{{"/tmp/out", "/../../etc", "../etc"}, {"/l", "/x", "x"}, {"/a/b/l", "../../../y", "../../y"}, {"/a/l", "z", "z"}} {
-		if got := insideTarget(c[0], c[1]); got != c[2] {
-			t.Errorf("insideTarget(%q, %q) = %q, want %q", c[0], c[1], got, c[2])
-		}
-	}
-}
-
 // TestErrnoOfWireErrors checks that errors as the SDK returns them (wire
 // codes turned back into sentinels) become the errno a shell expects.
 func TestErrnoOfWireErrors(t *testing.T) {

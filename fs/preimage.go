@@ -142,8 +142,9 @@ func (h *imageHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fus
 	return nil
 }
 
-// preLink is a symbolic link of the image before start, its target
-// rewritten to stay inside files/ like a live one.
+// preLink is a symbolic link of the image before start, shown like a
+// live one (see linktarget.go) from where the master resolved it in the
+// image's tree.
 type preLink struct {
 	c *ctr
 	pathOf
@@ -159,7 +160,7 @@ func (l *preLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (stri
 	if !ok || os.FileMode(fi.Mode)&os.ModeSymlink == 0 {
 		return "", fuse.Errno(syscall.ENOENT)
 	}
-	return insideTarget(l.path(), fi.Link), nil
+	return shownTarget(l.path(), fi.Resolved), nil
 }
 
 var (

@@ -447,7 +447,10 @@ A container directory nodes/any/NAME/:
                       your other sessions, unique in your account)
   files/              before start: the image's files (once image is
                       written) under your pre-boot files: writes become
-                      pre-boot files; after start: the container's files
+                      pre-boot files; after start: the container's files.
+                      A symlink shows a relative path to where it leads
+                      inside the container (resolved there), never leaving
+                      files/: /etc/x -> /usr/y reads as ../usr/y
   ctl                 start | start asleep | run CMD... | reboot | reset |
                       stop | destroy
   status              new, starting, running, exited N, destroyed

@@ -168,31 +168,45 @@ func cleanTarName(name string) (string, bool) {
 // see them (rooted: `..` stops at /); a final symlink is followed only
 // when followLast is set.
 func (t *imageTree) resolve(p string, followLast bool) (string, *treeEntry, error) {
+	cur, _, err := t.walk(p, followLast)
+	if err != nil {
+		return "", nil, err
+	}
+	return cur, t.files[cur], nil
+}
+
+// walk follows p through the tree from the root, splicing each symlink's
+// target into the path as text (absolute ones restart at /, `..` stops at
+// /). It returns the resolved path; when a component is missing or not a
+// directory it returns the path up to there and what was left.
+func (t *imageTree) walk(p string, followLast bool) (cur string, rest []string, err error) {
 	hops := 0
-	cur := "/"
-	rest := strings.Split(strings.Trim(p, "/"), "/")
+	cur = "/"
+	rest = strings.Split(strings.Trim(p, "/"), "/")
 	for len(rest) > 0 {
 		part := rest[0]
-		rest = rest[1:]
 		switch part {
 		case "", ".":
+			rest = rest[1:]
 			continue
 		case "..":
 			cur = path.Dir(cur)
+			rest = rest[1:]
 			continue
 		}
 		ce := t.files[cur]
 		if !os.FileMode(ce.info.Mode).IsDir() {
-			return "", nil, fmt.Errorf("%s: %w", p, protocol.ErrNotDir)
+			return cur, rest, fmt.Errorf("%s: %w", p, protocol.ErrNotDir)
 		}
 		next := path.Join(cur, part)
 		e := t.files[next]
 		if e == nil {
-			return "", nil, fmt.Errorf("%s: %w", p, protocol.ErrNotFound)
+			return cur, rest, fmt.Errorf("%s: %w", p, protocol.ErrNotFound)
 		}
+		rest = rest[1:]
 		if os.FileMode(e.info.Mode)&os.ModeSymlink != 0 && (len(rest) > 0 || followLast) {
-			if hops++; hops > maxLinkHops {
-				return "", nil, fmt.Errorf("%s: too many symbolic links: %w", p, protocol.ErrInvalid)
+			if hops++; hops > maxLinkHops || len(e.info.Link) >= maxResolved {
+				return "", nil, fmt.Errorf("%s: too many symbolic links: %w", p, errLinkLoop)
 			}
 			if strings.HasPrefix(e.info.Link, "/") {
 				cur = "/"
@@ -202,7 +216,7 @@ func (t *imageTree) resolve(p string, followLast bool) (string, *treeEntry, erro
 		}
 		cur = next
 	}
-	return cur, t.files[cur], nil
+	return cur, nil, nil
 }
 
 // list returns the entries of directory p, sorted by name.
@@ -225,6 +239,9 @@ func (t *imageTree) list(p string) ([]protocol.FileInfo, error) {
 	out := make([]protocol.FileInfo, 0, len(names))
 	for _, n := range names {
 		fi := t.files[path.Join(dir, n)].info
+		if os.FileMode(fi.Mode)&os.ModeSymlink != 0 {
+			fi.Resolved = t.linkTarget(path.Join(dir, n))
+		}
 		fi.Name = path.Join(p, n)
 		out = append(out, fi)
 	}

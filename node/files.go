@@ -11,7 +11,7 @@ import (
 )
 
 func wireInfo(fi runtime.FileInfo) protocol.FileInfo {
-	return protocol.FileInfo{Name: fi.Name, Size: fi.Size, Mode: uint32(fi.Mode), ModTime: fi.ModTime, Link: fi.Link}
+	return protocol.FileInfo{Name: fi.Name, Size: fi.Size, Mode: uint32(fi.Mode), ModTime: fi.ModTime, Link: fi.Link, Resolved: fi.Resolved}
 }
 
 func (n *Node) filePut(ctx context.Context, c *ctr, m *protocol.Msg) (any, error) {

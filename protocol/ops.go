@@ -274,7 +274,13 @@ type FileInfo struct {
 	Size    int64     `cbor:"2,keyasint"`
 	Mode    uint32    `cbor:"3,keyasint"` // os.FileMode bits
 	ModTime time.Time `cbor:"4,keyasint"`
-	Link    string    `cbor:"5,keyasint,omitempty"`
+	Link    string    `cbor:"5,keyasint,omitempty"` // a symlink's target as stored
+	// Resolved is, for a symlink, where Link leads inside the container's
+	// root (or the image's tree before start): every symlink on the way
+	// followed, ".." stopping at the root, giving a clean absolute path
+	// with no symlink in it when it was resolved (a missing tail is kept
+	// as text). "" when the chain loops or is too long to follow.
+	Resolved string `cbor:"6,keyasint,omitempty"`
 }
 
 // FileList lists a directory.

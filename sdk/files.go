@@ -10,7 +10,10 @@ import (
 	"github.com/tffs/tffs/protocol"
 )
 
-// FileInfo describes a file in a container.
+// FileInfo describes a file in a container. For a symlink, Link is its
+// target as stored and Resolved where it leads inside the container's root
+// (or the image's tree): a clean absolute path, every link on the way
+// followed and ".." stopping at the root; "" if the chain loops.
 type FileInfo = protocol.FileInfo
 
 // Put writes data to path in the container (mode 0644 unless given).

@@ -57,6 +57,13 @@ type busyboxHistory struct {
 // The tarball is written to a temporary file beside out and renamed into
 // place.
 func BuildBusybox(busyboxPath, out, name string) error {
+	return BuildBusyboxWith(busyboxPath, out, name)
+}
+
+// BuildBusyboxWith is BuildBusybox with extra entries appended to the
+// layer (e.g. symlinks a test image ships); they are written as given, in
+// PAX format, with BuildBusybox's fixed mtime.
+func BuildBusyboxWith(busyboxPath, out, name string, extra ...*tar.Header) error {
 	ref, err := normalizeName(name)
 	if err != nil || ref == "" {
 		return fmt.Errorf("build busybox: %w: bad image name %q", ErrInvalid, name)
@@ -77,7 +84,7 @@ func BuildBusybox(busyboxPath, out, name string) error {
 	defer os.Remove(layer.Name())
 	defer layer.Close()
 	h := sha256.New()
-	if err := writeBusyboxLayer(io.MultiWriter(layer, h), busyboxPath, applets); err != nil {
+	if err := writeBusyboxLayer(io.MultiWriter(layer, h), busyboxPath, applets, extra); err != nil {
 		return fmt.Errorf("build busybox: layer: %w", err)
 	}
 	diffID := "sha256:" + hex.EncodeToString(h.Sum(nil))

@@ -128,7 +128,7 @@ func (t tarWriter) copyFile(name string, mode int64, src string) error {
 }
 
 // writeBusyboxLayer writes the layer tar, in sorted order.
-func writeBusyboxLayer(w io.Writer, busybox string, applets []string) error {
+func writeBusyboxLayer(w io.Writer, busybox string, applets []string, extra []*tar.Header) error {
 	tw := tar.NewWriter(w)
 	t := tarWriter{tw}
 	if err := t.dir("bin", 0o755); err != nil {
@@ -158,6 +158,12 @@ func writeBusyboxLayer(w io.Writer, busybox string, applets []string) error {
 	}
 	for _, step := range steps {
 		if err := step(); err != nil {
+			return err
+		}
+	}
+	for _, h := range extra {
+		h.ModTime, h.Format = busyboxTime, tar.FormatPAX
+		if err := tw.WriteHeader(h); err != nil {
 			return err
 		}
 	}

@@ -20,6 +20,10 @@ type FileInfo struct {
 	Mode    os.FileMode
 	ModTime time.Time
 	Link    string // symlink target as stored ("" if not a symlink)
+	// Resolved is, for a symlink, where Link leads inside the container: a
+	// clean absolute container path with no symlink in it when it was
+	// resolved (a missing tail is kept as text); "" when the chain loops.
+	Resolved string
 }
 
 // Files are resolved inside the container's root: ".." and symlinks
@@ -95,7 +99,9 @@ func (c *Container) Stat(ctx context.Context, p string) (FileInfo, error) {
 			return err
 		}
 		defer parent.Close()
-		fi, err = statAt(parent, base, p)
+		if fi, err = statAt(parent, base, p); err == nil && fi.Mode&os.ModeSymlink != 0 {
+			fi.Resolved = linkTarget(root, p)
+		}
 		return err
 	})
 	return fi, err
@@ -128,6 +134,9 @@ func (c *Container) List(ctx context.Context, dir string) ([]FileInfo, error) {
 			fi, err := statAt(d, n, path.Join(dir, n))
 			if err != nil {
 				continue // removed meanwhile
+			}
+			if fi.Mode&os.ModeSymlink != 0 {
+				fi.Resolved = linkTarget(root, path.Join(dir, n))
 			}
 			out = append(out, fi)
 		}

@@ -28,7 +28,7 @@ func TestImageLinkTarget(t *testing.T) {
 		tarEnt{name: "a/b/c/notdir", link: "f/../../c", flag: tar.TypeSymlink},
 		tarEnt{name: "a/b/c/root", link: "../../..", flag: tar.TypeSymlink},
 	)
-	tree, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "l1"}})
+	tree, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "l1"}}, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestImageLinkTargetTooLong(t *testing.T) {
 		tarEnt{name: "c", link: "/a/" + long, flag: tar.TypeSymlink},
 		tarEnt{name: "huge", link: strings.Repeat("h/", 1<<16), flag: tar.TypeSymlink},
 	)
-	tree, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "l1"}})
+	tree, err := buildTree(func(d string) string { return filepath.Join(dir, d) }, []protocol.Layer{{Digest: "l1"}}, testLimits)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"errors"
 	"io"
 	"path/filepath"
 	"testing"
@@ -106,6 +107,10 @@ func TestFetchRange(t *testing.T) {
 	}
 	if _, _, err := ctr.FetchRange(ctx, "/tmp/r", -1, 0); err == nil {
 		t.Fatal("a negative offset was accepted")
+	}
+	// a put the node refuses stops the client sending; the reply says why
+	if err := ctr.Put(ctx, "/tmp/r/under-a-file", data[:20<<20]); !errors.Is(err, sdk.ErrNotDir) {
+		t.Fatalf("put under a file: %v, want ErrNotDir", err)
 	}
 	// the whole file still streams in one piece, and the session is fine
 	got, err := ctr.Fetch(ctx, "/tmp/r")

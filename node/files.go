@@ -30,9 +30,8 @@ func (n *Node) filePut(ctx context.Context, c *ctr, m *protocol.Msg) (any, error
 	defer n.streams.Remove(key)
 	err := c.rc.Put(ctx, req.Path, os.FileMode(req.Mode), recv)
 	if err != nil {
-		// Drain what the client still sends so its writer is not left waiting.
-		go io.Copy(io.Discard, recv)
-		recv.Fail(err)
+		// The client stops sending at once; the reply says why.
+		recv.Abort()
 	}
 	return protocol.Empty{}, err
 }

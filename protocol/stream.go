@@ -167,6 +167,7 @@ type Receiver struct {
 	notify  chan struct{}
 	cur     []byte
 	curSeq  uint64
+	aborted bool
 }
 
 // NewReceiver makes a receiver; ack sends a credit message for the chunk
@@ -211,18 +212,20 @@ func (r *Receiver) Fail(err error) {
 }
 
 // Abort gives up the stream: reads fail with ErrAbandoned from now on and,
-// unless the stream already ended, the sender is told to stop (an ack of
-// AbortSeq). It is safe to call more than once.
+// unless the sender already ended it, the sender is told to stop (an ack
+// of AbortSeq), also when the stream failed here. It is safe to call more
+// than once.
 func (r *Receiver) Abort() {
 	r.mu.Lock()
-	ended := r.eof || r.err != nil
-	if r.err == nil {
+	tell := !r.eof && !r.aborted
+	r.aborted = true
+	if r.err == nil || !r.eof {
 		r.err = ErrAbandoned
 	}
 	r.queue, r.cur = nil, nil
 	r.mu.Unlock()
 	r.wake()
-	if !ended {
+	if tell {
 		r.ack(AbortSeq)
 	}
 }

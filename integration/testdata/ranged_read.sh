@@ -1,7 +1,7 @@
 #!/bin/bash
 # Reads at an offset fetch from there; a reader that stops early stops the
 # transfer. The test around it counts what the node sent for each phase.
-# usage: ranged_read.sh MNT setup|tail|head|cat|cleanup
+# usage: ranged_read.sh MNT setup|tail|head|cat|dd|cleanup
 set -euo pipefail
 MNT=$1
 fail() { echo "FAIL: $*" >&2; exit 1; }
@@ -29,7 +29,9 @@ head)
 cat)
 	sum=$(echo 'run md5sum /tmp/r' > ranged/ctl; cut -d' ' -f1 ranged/procs/last/stdout)
 	expect "cat" "$(timeout 120 cat $F | md5sum | cut -d' ' -f1)" "$sum"
-	# dd reading from the middle, sequentially
+	;;
+dd)
+	# dd reading 3 MiB from the middle, sequentially
 	sum=$(echo 'run sh -c "dd if=/tmp/r bs=1M skip=50 count=3 2>/dev/null | md5sum"' > ranged/ctl; cat ranged/procs/last/stdout)
 	expect "dd skip" "$(timeout 60 dd if=$F bs=1M skip=50 count=3 iflag=fullblock 2>/dev/null | md5sum)" "$sum"
 	;;

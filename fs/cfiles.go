@@ -2,12 +2,10 @@ package fs
 
 import (
 	"context"
-	"io"
 	"os"
 	"path"
 	"sort"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -47,6 +45,38 @@ func (v *ctrDir) node(p string, kind string, mk func() fusefs.Node) fusefs.Node 
 	return n
 }
 
+// writing returns the file at p if a handle of this view writes it (it
+// may not be in the container yet: it is put on flush).
+func (v *ctrDir) writing(p string) fusefs.Node {
+	v.mu.Lock()
+	n, _ := v.files[p].(*liveFile)
+	v.mu.Unlock()
+	if n == nil || len(n.openWriters()) == 0 {
+		return nil
+	}
+	return n
+}
+
+// writingIn lists the files of directory dir that handles of this view
+// write.
+func (v *ctrDir) writingIn(dir string) []string {
+	v.mu.Lock()
+	var files []*liveFile
+	for p, n := range v.files {
+		if f, ok := n.(*liveFile); ok && path.Dir(p) == dir {
+			files = append(files, f)
+		}
+	}
+	v.mu.Unlock()
+	var out []string
+	for _, f := range files {
+		if len(f.openWriters()) > 0 {
+			out = append(out, f.path())
+		}
+	}
+	return out
+}
+
 func nodeKind(n fusefs.Node) string {
 	switch n.(type) {
 	case *filesDir:
@@ -71,7 +101,7 @@ func (d *filesDir) nodeFor(p string, isDir bool, mode os.FileMode, live bool) fu
 	case !live && mode&os.ModeSymlink != 0:
 		return d.v.node(p, "prelink", func() fusefs.Node { return withPath(&preLink{c: c}, p) })
 	case !live:
-		return d.v.node(p, "pre", func() fusefs.Node { return withPath(&preFile{c: c}, p) })
+		return d.v.node(p, "pre", func() fusefs.Node { return withPath(&preFile{c: c, v: d.v}, p) })
 	case mode&os.ModeSymlink != 0:
 		return d.v.node(p, "link", func() fusefs.Node { return withPath(&liveLink{v: d.v}, p) })
 	}
@@ -109,6 +139,9 @@ func (d *filesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fu
 		defer cancel()
 		fi, err := sc.Stat(cctx, p)
 		if err != nil {
+			if n := d.v.writing(p); n != nil && isNotFound(err) {
+				return n, nil // made here, not yet put
+			}
 			return nil, errno(err)
 		}
 		m := os.FileMode(fi.Mode)
@@ -134,8 +167,15 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 		if err != nil {
 			return nil, errno(err)
 		}
+		seen := map[string]bool{}
 		for _, fi := range list {
 			out = append(out, fuse.Dirent{Name: path.Base(fi.Name), Type: direntType(os.FileMode(fi.Mode))})
+			seen[path.Base(fi.Name)] = true
+		}
+		for _, p := range d.v.writingIn(d.path()) {
+			if !seen[path.Base(p)] {
+				out = append(out, fuse.Dirent{Name: path.Base(p), Type: fuse.DT_File})
+			}
 		}
 		return out, nil
 	}
@@ -194,6 +234,9 @@ func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fu
 	c := d.v.c
 	p := d.child(req.Name)
 	resp.Flags |= fuse.OpenDirectIO
+	// The name is looked up again each time (as Lookup answers), so a
+	// pre-boot file made here is not taken for one after start.
+	resp.EntryValid = 0
 	if sc := c.started(); sc != nil {
 		n := d.nodeFor(p, false, 0, true).(*liveFile)
 		h, err := n.open(true, false)
@@ -303,10 +346,22 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 	return nil
 }
 
-// preFile is a pre-boot file: its bytes live here until start.
+// preFile is a pre-boot file: its bytes live here until start. The kernel
+// may still hold it after start (a name it cached, an open directory):
+// then it stands for the container's file at its path.
 type preFile struct {
 	c *ctr
+	v *ctrDir
 	pathOf
+}
+
+// live is the container's file at f's path once the container started.
+func (f *preFile) live() *liveFile {
+	if f.c.started() == nil {
+		return nil
+	}
+	p := f.path()
+	return f.v.node(p, "file", func() fusefs.Node { return withPath(&liveFile{v: f.v}, p) }).(*liveFile)
 }
 
 func (f *preFile) entry() *preEntry {
@@ -316,6 +371,9 @@ func (f *preFile) entry() *preEntry {
 }
 
 func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
+	if l := f.live(); l != nil {
+		return l.Attr(ctx, a)
+	}
 	f.c.mu.Lock()
 	e := f.c.pre[f.path()]
 	if e != nil {
@@ -338,6 +396,9 @@ func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
 // Open serves a pre-boot file; a file of the image is read from the image,
 // or copied up first when opened for writing.
 func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.OpenResponse) (fusefs.Handle, error) {
+	if l := f.live(); l != nil {
+		return l.Open(ctx, req, resp)
+	}
 	resp.Flags |= fuse.OpenDirectIO
 	if f.entry() != nil {
 		return f, nil
@@ -360,6 +421,9 @@ func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.Op
 }
 
 func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
+	if l := f.live(); l != nil {
+		return l.Setattr(ctx, req, resp)
+	}
 	if f.entry() == nil {
 		if _, err := f.c.copyUp(ctx, f.path(), req.Valid.Size() && req.Size == 0); err != nil {
 			return err
@@ -413,316 +477,6 @@ func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.
 	copy(e.data[req.Offset:], req.Data)
 	e.mtime = time.Now()
 	resp.Size = len(req.Data)
-	return nil
-}
-
-// liveFile is a regular file in a started container.
-type liveFile struct {
-	v *ctrDir
-	pathOf
-
-	mu      sync.Mutex
-	writers map[*liveHandle]bool
-}
-
-func (f *liveFile) Attr(ctx context.Context, a *fuse.Attr) error {
-	sc := f.v.c.started()
-	if sc == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	fi, err := sc.Stat(cctx, f.path())
-	size := fi.Size
-	f.mu.Lock()
-	for h := range f.writers {
-		if s := h.size(); s > size || err != nil {
-			size, err = s, nil
-		}
-	}
-	f.mu.Unlock()
-	if err != nil {
-		return errno(err)
-	}
-	fileAttr(a, os.FileMode(fi.Mode).Perm(), int(size))
-	a.Mtime = fi.ModTime
-	return nil
-}
-
-func (f *liveFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.OpenResponse) (fusefs.Handle, error) {
-	resp.Flags |= fuse.OpenDirectIO
-	h, err := f.open(!req.Flags.IsReadOnly(), !req.Flags.IsReadOnly())
-	if err != nil {
-		return nil, err
-	}
-	return h, nil
-}
-
-func (f *liveFile) open(write, needBase bool) (*liveHandle, error) {
-	sc := f.v.c.started()
-	if sc == nil {
-		return nil, fuse.Errno(syscall.ENOENT)
-	}
-	h := &liveHandle{f: f, mode: 0o644}
-	if write {
-		tmp, err := os.CreateTemp("", "tffs-put-")
-		if err != nil {
-			return nil, fuse.Errno(syscall.EIO)
-		}
-		h.tmp, h.needBase = tmp, needBase
-		f.mu.Lock()
-		if f.writers == nil {
-			f.writers = map[*liveHandle]bool{}
-		}
-		f.writers[h] = true
-		f.mu.Unlock()
-	}
-	return h, nil
-}
-
-func (f *liveFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
-	if !req.Valid.Size() {
-		return nil // modes and times are the container's business
-	}
-	f.mu.Lock()
-	hs := make([]*liveHandle, 0, len(f.writers))
-	for h := range f.writers {
-		hs = append(hs, h)
-	}
-	f.mu.Unlock()
-	for _, h := range hs {
-		if err := h.truncate(ctx, int64(req.Size)); err != nil {
-			return err
-		}
-	}
-	if len(hs) > 0 {
-		return nil
-	}
-	if req.Size != 0 {
-		return fuse.Errno(syscall.ENOTSUP)
-	}
-	sc := f.v.c.started()
-	if sc == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	if err := sc.Put(cctx, f.path(), nil); err != nil {
-		return f.v.c.fail(err)
-	}
-	return nil
-}
-
-// liveHandle reads by streaming the file from the container and writes
-// into a temporary file that is put into the container on flush.
-type liveHandle struct {
-	f    *liveFile
-	mode os.FileMode
-
-	mu       sync.Mutex
-	rc       io.ReadCloser
-	rpos     int64
-	rcancel  context.CancelFunc
-	tmp      *os.File
-	needBase bool // the file's current bytes are not fetched yet
-	dirty    bool
-}
-
-func (h *liveHandle) size() int64 {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.tmp == nil || h.needBase {
-		return 0
-	}
-	st, err := h.tmp.Stat()
-	if err != nil {
-		return 0
-	}
-	return st.Size()
-}
-
-func (h *liveHandle) closeReader() {
-	if h.rc != nil {
-		h.rc.Close()
-		h.rcancel()
-		h.rc = nil
-	}
-}
-
-func (h *liveHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.tmp != nil && !h.needBase {
-		buf := make([]byte, req.Size)
-		n, err := h.tmp.ReadAt(buf, req.Offset)
-		if err != nil && err != io.EOF {
-			return fuse.Errno(syscall.EIO)
-		}
-		resp.Data = buf[:n]
-		return nil
-	}
-	sc := h.f.v.c.started()
-	if sc == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	if h.rc != nil && h.rpos != req.Offset {
-		h.closeReader()
-	}
-	// The fetch lives as long as the handle reads sequentially; a request
-	// that is interrupted, or a stalled location, cancels it.
-	if h.rc == nil {
-		fctx, cancel := context.WithCancel(context.Background())
-		stop := context.AfterFunc(ctx, cancel)
-		t := time.AfterFunc(timeoutOf(ctx), cancel)
-		rc, _, err := sc.FetchReader(fctx, h.f.path())
-		stop()
-		t.Stop()
-		if err != nil {
-			cancel()
-			if ctx.Err() != nil {
-				return ctx.Err()
-			}
-			return errno(err)
-		}
-		h.rc, h.rcancel, h.rpos = rc, cancel, 0
-		if req.Offset > 0 {
-			n, _ := io.CopyN(io.Discard, rc, req.Offset)
-			h.rpos = n
-			if n < req.Offset {
-				return nil
-			}
-		}
-	}
-	stop := context.AfterFunc(ctx, h.rcancel)
-	t := time.AfterFunc(timeoutOf(ctx), h.rcancel)
-	buf := make([]byte, req.Size)
-	n, err := io.ReadFull(h.rc, buf)
-	interrupted := !stop()
-	t.Stop()
-	h.rpos += int64(n)
-	resp.Data = buf[:n]
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
-		h.closeReader()
-		if interrupted && ctx.Err() != nil {
-			return ctx.Err()
-		}
-		return errno(err)
-	}
-	if err != nil {
-		h.closeReader()
-	}
-	return nil
-}
-
-// fetchBase copies the file's current contents into the temporary file.
-func (h *liveHandle) fetchBase(ctx context.Context) error {
-	if !h.needBase {
-		return nil
-	}
-	sc := h.f.v.c.started()
-	if sc == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	rc, fi, err := sc.FetchReader(cctx, h.f.path())
-	if err == nil {
-		defer rc.Close()
-		h.mode = os.FileMode(fi.Mode).Perm()
-		if _, err := io.Copy(h.tmp, rc); err != nil {
-			return errno(err)
-		}
-	} else if !isNotFound(err) {
-		return errno(err)
-	}
-	h.needBase = false
-	return nil
-}
-
-func isNotFound(err error) bool { return errno(err) == fuse.Errno(syscall.ENOENT) }
-
-func (h *liveHandle) truncate(ctx context.Context, size int64) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if size == 0 {
-		h.needBase = false
-	} else if err := h.fetchBase(ctx); err != nil {
-		return err
-	}
-	if err := h.tmp.Truncate(size); err != nil {
-		return fuse.Errno(syscall.EIO)
-	}
-	h.dirty = true
-	return nil
-}
-
-func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.tmp == nil {
-		return fuse.Errno(syscall.EBADF)
-	}
-	if err := h.fetchBase(ctx); err != nil {
-		return err
-	}
-	n, err := h.tmp.WriteAt(req.Data, req.Offset)
-	if err != nil {
-		return fuse.Errno(syscall.EIO)
-	}
-	h.dirty = true
-	resp.Size = n
-	return nil
-}
-
-// put sends the temporary file into the container if it changed.
-func (h *liveHandle) put(ctx context.Context) error {
-	if h.tmp == nil || !h.dirty {
-		return nil
-	}
-	sc := h.f.v.c.started()
-	if sc == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	if _, err := h.tmp.Seek(0, io.SeekStart); err != nil {
-		return fuse.Errno(syscall.EIO)
-	}
-	// A put may take long, but not without progress: it fails (EIO) when
-	// the location takes no bytes for the mount's call timeout.
-	cctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	stall := time.AfterFunc(timeoutOf(ctx), cancel)
-	defer stall.Stop()
-	r := &progressReader{r: h.tmp, progress: func() { stall.Reset(timeoutOf(ctx)) }}
-	if err := sc.PutReader(cctx, h.f.path(), r, h.mode); err != nil {
-		if cctx.Err() != nil && ctx.Err() == nil {
-			return h.f.v.c.fail(failf(syscall.EIO, "put %s: no progress for %v", h.f.path(), timeoutOf(ctx)))
-		}
-		return h.f.v.c.fail(err)
-	}
-	h.dirty = false
-	return nil
-}
-
-func (h *liveHandle) Flush(ctx context.Context, req *fuse.FlushRequest) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	return h.put(ctx)
-}
-
-func (h *liveHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) error {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	h.closeReader()
-	if h.tmp != nil {
-		if err := h.put(ctx); err != nil {
-			h.f.v.c.f.log.Warn("put on release", "path", h.f.path(), "err", err)
-		}
-		h.tmp.Close()
-		os.Remove(h.tmp.Name())
-		h.f.mu.Lock()
-		delete(h.f.writers, h)
-		h.f.mu.Unlock()
-	}
 	return nil
 }
 
@@ -790,18 +544,6 @@ func (c *ctr) movePaths(from, to string) {
 		}
 		v.mu.Unlock()
 	}
-}
-
-// progressReader calls progress on every read, so a stalled upload can be
-// told from a slow one.
-type progressReader struct {
-	r        io.Reader
-	progress func()
-}
-
-func (p *progressReader) Read(b []byte) (int, error) {
-	p.progress()
-	return p.r.Read(b)
 }
 
 // linkAttr describes a symlink whose (rewritten) target is t.

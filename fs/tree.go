@@ -365,8 +365,8 @@ func (d *imagesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *f
 type imageUpload struct {
 	f     *FS
 	name  string
-	mu    sync.Mutex
-	tmp   *os.File
+	tmp   *os.File   // set at create, closed at release
+	mu    sync.Mutex // guards size and dirty; never held across I/O
 	size  int64
 	dirty bool
 }
@@ -383,27 +383,31 @@ func (u *imageUpload) Setattr(ctx context.Context, req *fuse.SetattrRequest, res
 }
 
 func (u *imageUpload) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	n, err := u.tmp.WriteAt(req.Data, req.Offset)
 	if err != nil {
 		return fuse.Errno(syscall.EIO)
 	}
+	u.mu.Lock()
 	if end := req.Offset + int64(n); end > u.size {
 		u.size = end
 	}
 	u.dirty = true
+	u.mu.Unlock()
 	resp.Size = n
 	return nil
 }
 
+// Flush imports what was written. The upload's mutex is not held while
+// the location imports it (that may take minutes), so its size and the
+// listing of images/ answer meanwhile.
 func (u *imageUpload) Flush(ctx context.Context, req *fuse.FlushRequest) error {
 	u.mu.Lock()
-	defer u.mu.Unlock()
-	if !u.dirty {
+	dirty := u.dirty
+	u.dirty = false
+	u.mu.Unlock()
+	if !dirty {
 		return nil
 	}
-	u.dirty = false
 	imgs, err := sdk.LoadImages(u.tmp.Name())
 	if err != nil {
 		u.f.log.Warn("image import: not an image archive", "file", u.name, "err", err)
@@ -422,8 +426,6 @@ func (u *imageUpload) Flush(ctx context.Context, req *fuse.FlushRequest) error {
 }
 
 func (u *imageUpload) Release(ctx context.Context, req *fuse.ReleaseRequest) error {
-	u.mu.Lock()
-	defer u.mu.Unlock()
 	u.tmp.Close()
 	os.Remove(u.tmp.Name())
 	return nil

@@ -30,9 +30,8 @@ func (n *Node) filePut(ctx context.Context, c *ctr, m *protocol.Msg) (any, error
 	defer n.streams.Remove(key)
 	err := c.rc.Put(ctx, req.Path, os.FileMode(req.Mode), recv)
 	if err != nil {
-		// Drain what the client still sends so its writer is not left waiting.
-		go io.Copy(io.Discard, recv)
-		recv.Fail(err)
+		// The client stops sending at once; the reply says why.
+		recv.Abort()
 	}
 	return protocol.Empty{}, err
 }
@@ -47,7 +46,7 @@ func (n *Node) fileFetch(ctx context.Context, c *ctr, m *protocol.Msg) (any, fun
 	if err := checkPath(req.Path); err != nil {
 		return nil, nil, err
 	}
-	rd, fi, err := c.rc.Fetch(ctx, req.Path)
+	rd, fi, err := c.rc.FetchRange(ctx, req.Path, req.Offset, req.Length)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -58,7 +57,10 @@ func (n *Node) fileFetch(ctx context.Context, c *ctr, m *protocol.Msg) (any, fun
 			return
 		}
 		defer n.streams.Remove(protocol.StreamKey{Scope: c.session, ID: req.Stream})
-		_, err := io.Copy(snd, rd)
+		// An abort from the reader fails the copy at once: the file is
+		// read no further.
+		sent, err := io.Copy(snd, rd)
+		n.fetchSent.Add(sent)
 		snd.Close(err)
 	}
 	return wireInfo(fi), after, nil

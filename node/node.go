@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tffs/tffs/node/runtime"
@@ -55,8 +56,15 @@ type Node struct {
 	ended      map[string]time.Time // sessions the master ended, so a late spawn is undone
 	imageLocks map[string]*sync.Mutex
 
+	fetchSent atomic.Int64 // file bytes sent to fetches
+
 	wg sync.WaitGroup
 }
+
+// FetchSent is how many bytes of container files the node has sent to
+// fetches since it was made: a ranged or abandoned fetch shows here as
+// the bytes it really moved.
+func (n *Node) FetchSent() int64 { return n.fetchSent.Load() }
 
 // New prepares a node: its key pair is created in Dir on first use.
 func New(cfg Config) (*Node, error) {

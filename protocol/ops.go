@@ -249,10 +249,14 @@ type FilePutRequest struct {
 	Stream uint64 `cbor:"3,keyasint"`
 }
 
-// FileFetchRequest reads a file into Stream.
+// FileFetchRequest reads a file into Stream: from byte Offset on, at most
+// Length bytes when Length is above 0 (the whole file by default). The
+// reply's FileInfo describes the whole file.
 type FileFetchRequest struct {
 	Path   string `cbor:"1,keyasint"`
 	Stream uint64 `cbor:"2,keyasint"`
+	Offset int64  `cbor:"3,keyasint,omitempty"`
+	Length int64  `cbor:"4,keyasint,omitempty"`
 }
 
 // PathRequest names a path in a container.

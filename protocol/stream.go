@@ -15,6 +15,17 @@ const (
 	Window    = 16
 )
 
+// AbortSeq in an ack (KindAck) is the receiver's abort: it wants no more
+// of the stream. The sender fails its writes at once with ErrAbandoned and
+// so frees its window and stops reading its source. Hops in between relay
+// it like any ack.
+const AbortSeq = ^uint64(0)
+
+// ErrAbandoned is the error a sender's writes fail with once its receiver
+// aborted the stream.
+// It wraps context.Canceled: the reader cancelled the transfer.
+var ErrAbandoned = fmt.Errorf("the reader abandoned the stream: %w", context.Canceled)
+
 // Sender is the writing end of a flow-controlled stream. Write splits data
 // into chunks and blocks while Window chunks are unacknowledged.
 type Sender struct {
@@ -112,8 +123,12 @@ func (s *Sender) Close(err error) error {
 	return s.send(&m)
 }
 
-// Ack records the receiver's credit message.
+// Ack records the receiver's credit message; AbortSeq aborts the stream.
 func (s *Sender) Ack(seq uint64) {
+	if seq == AbortSeq {
+		s.Abort(ErrAbandoned)
+		return
+	}
 	s.mu.Lock()
 	if seq > s.acked && seq <= s.seq {
 		s.acked = seq
@@ -152,6 +167,7 @@ type Receiver struct {
 	notify  chan struct{}
 	cur     []byte
 	curSeq  uint64
+	aborted bool
 }
 
 // NewReceiver makes a receiver; ack sends a credit message for the chunk
@@ -193,6 +209,25 @@ func (r *Receiver) Fail(err error) {
 	}
 	r.mu.Unlock()
 	r.wake()
+}
+
+// Abort gives up the stream: reads fail with ErrAbandoned from now on and,
+// unless the sender already ended it, the sender is told to stop (an ack
+// of AbortSeq), also when the stream failed here. It is safe to call more
+// than once.
+func (r *Receiver) Abort() {
+	r.mu.Lock()
+	tell := !r.eof && !r.aborted
+	r.aborted = true
+	if r.err == nil || !r.eof {
+		r.err = ErrAbandoned
+	}
+	r.queue, r.cur = nil, nil
+	r.mu.Unlock()
+	r.wake()
+	if tell {
+		r.ack(AbortSeq)
+	}
 }
 
 func (r *Receiver) wake() {

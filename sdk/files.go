@@ -66,10 +66,22 @@ func (c *Container) Fetch(ctx context.Context, path string) ([]byte, error) {
 	return io.ReadAll(rc)
 }
 
-// FetchReader streams a file from the container; close the reader when done.
+// FetchReader streams a file from the container; close the reader when
+// done (closing it early stops the node sending the rest).
 func (c *Container) FetchReader(ctx context.Context, path string) (io.ReadCloser, FileInfo, error) {
+	return c.FetchRange(ctx, path, 0, 0)
+}
+
+// FetchRange streams the part of a file that starts at byte offset: at
+// most length bytes when length is above 0, else up to the end. Only that
+// part crosses the network. The FileInfo describes the whole file; close
+// the reader when done.
+func (c *Container) FetchRange(ctx context.Context, path string, offset, length int64) (io.ReadCloser, FileInfo, error) {
+	if offset < 0 || length < 0 {
+		return nil, FileInfo{}, fmt.Errorf("fetch %s: negative offset or length: %w", path, ErrInvalid)
+	}
 	rc, fi, err := c.loc.fetchStream(ctx, c.ID, protocol.OpFileFetch, func(stream uint64) any {
-		return protocol.FileFetchRequest{Path: path, Stream: stream}
+		return protocol.FileFetchRequest{Path: path, Stream: stream, Offset: offset, Length: length}
 	})
 	if err != nil {
 		return nil, fi, fmt.Errorf("fetch %s: %w", path, err)
@@ -99,13 +111,12 @@ type fetchReader struct {
 
 func (f *fetchReader) Read(p []byte) (int, error) { return f.r.ReadContext(f.ctx, p) }
 
-// Close stops reading; the rest of the stream is drained in the background
-// so the node's sender is not left waiting for credit.
+// Close stops reading: unless the stream ended, the sender is told to
+// stop (it frees its window and reads no further), and chunks still on
+// the way are dropped.
 func (f *fetchReader) Close() error {
-	go func() {
-		io.Copy(io.Discard, f.r)
-		f.release()
-	}()
+	f.r.Abort()
+	f.release()
 	return nil
 }
 

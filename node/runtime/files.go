@@ -51,6 +51,16 @@ func (c *Container) Put(ctx context.Context, p string, mode os.FileMode, r io.Re
 // opens it, so a fetch can neither read the node's devices nor block on a
 // FIFO. The caller must close the reader.
 func (c *Container) Fetch(ctx context.Context, p string) (io.ReadCloser, FileInfo, error) {
+	return c.FetchRange(ctx, p, 0, 0)
+}
+
+// FetchRange is Fetch that reads from byte off on, at most n bytes when n
+// is above 0; the FileInfo describes the whole file. An offset past the
+// end reads nothing.
+func (c *Container) FetchRange(ctx context.Context, p string, off, n int64) (io.ReadCloser, FileInfo, error) {
+	if off < 0 || n < 0 {
+		return nil, FileInfo{}, fmt.Errorf("fetch %s: negative offset or length: %w", p, ErrInvalid)
+	}
 	if _, _, err := splitPath(p); err != nil {
 		return nil, FileInfo{}, err
 	}
@@ -79,7 +89,22 @@ func (c *Container) Fetch(ctx context.Context, p string) (io.ReadCloser, FileInf
 	if err != nil {
 		return nil, FileInfo{}, err
 	}
+	if off > 0 {
+		if _, err := f.Seek(off, io.SeekStart); err != nil {
+			f.Close()
+			return nil, FileInfo{}, fmt.Errorf("fetch %s: seek: %w", p, err)
+		}
+	}
+	if n > 0 {
+		return limitedFile{io.LimitReader(f, n), f}, fi, nil
+	}
 	return f, fi, nil
+}
+
+// limitedFile reads part of a file and closes the file.
+type limitedFile struct {
+	io.Reader
+	io.Closer
 }
 
 // Stat returns information about path without following a final symlink.

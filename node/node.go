@@ -55,7 +55,8 @@ type Node struct {
 	ended      map[string]time.Time // sessions the master ended, so a late spawn is undone
 	imageLocks map[string]*sync.Mutex
 
-	wg sync.WaitGroup
+	wg   sync.WaitGroup
+	life lifecycle // Run once, Close any number of times (lifecycle.go)
 }
 
 // New prepares a node: its key pair is created in Dir on first use.
@@ -82,6 +83,7 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), keys: keys, boot: hex.EncodeToString(b),
 		calls: protocol.NewCalls(), streams: protocol.NewStreams(),
 		containers: map[string]*ctr{}, ended: map[string]time.Time{}, imageLocks: map[string]*sync.Mutex{},
+		life: newLifecycle(),
 	}, nil
 }
 
@@ -98,27 +100,55 @@ func (n *Node) Namespace() string { return n.cfg.Namespace }
 // PublicKey is the node's CURVE public key, to register with the master.
 func (n *Node) PublicKey() string { return n.keys.Public }
 
-// Run connects containerd and the master and serves until ctx ends; then
-// it destroys every container it runs and stops a private containerd.
-func (n *Node) Run(ctx context.Context) error {
+// Run connects containerd and the master and serves until ctx ends or
+// Close is called; then it destroys every container it runs and stops a
+// private containerd. It returns nil on such a stop, and an error when the
+// node cannot start or its private containerd dies under it (the node
+// then stops: the master tells the sessions their containers are gone).
+// Run may be called once.
+func (n *Node) Run(ctx context.Context) (err error) {
+	if !n.life.start() {
+		return fmt.Errorf("node %s: Run called twice or after Close: %w", n.cfg.Name, protocol.ErrBusy)
+	}
+	defer func() { n.life.finish(err) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
 	sock := n.cfg.Containerd
+	var ctrdDone <-chan struct{} // closed if a private containerd exits
+	var d *runtime.Daemon
 	if sock == "" {
-		d, err := runtime.StartContainerd(ctx, filepath.Join(n.cfg.Dir, "containerd"), n.log)
+		d, err = runtime.StartContainerd(ctx, filepath.Join(n.cfg.Dir, "containerd"), n.log)
 		if err != nil {
-			return err
+			return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 		}
-		defer d.Stop()
+		defer func() {
+			if serr := d.Stop(); serr != nil {
+				n.log.Warn("stopping containerd", "err", serr)
+			}
+		}()
 		sock = d.Socket()
+		ctrdDone = d.Done()
+		defer func() {
+			select {
+			case <-ctrdDone:
+				if err == nil {
+					err = fmt.Errorf("node %s: containerd exited: %s", n.cfg.Name, d.ExitStatus())
+				}
+			default:
+			}
+		}()
 	}
 	n.mu.Lock()
 	n.socket = sock
 	n.mu.Unlock()
 	stateDir := filepath.Join(n.cfg.Dir, "state")
-	os.MkdirAll(stateDir, 0o700)
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	}
 	rt, err := runtime.New(ctx, runtime.Config{Socket: sock, Namespace: n.cfg.Namespace, StateDir: stateDir,
 		Hardening: n.cfg.Hardening, Log: n.log})
 	if err != nil {
-		return err
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}
 	defer rt.Close()
 	n.rt = rt
@@ -127,9 +157,9 @@ func (n *Node) Run(ctx context.Context) error {
 	} else if removed > 0 {
 		n.log.Info("removed orphaned containers", "count", removed)
 	}
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	dialCtx, dcancel := context.WithTimeout(ctx, 30*time.Second)
 	conn, err := protocol.Dial(dialCtx, n.cfg.Master, n.cfg.MasterKey, n.keys, "node:"+n.cfg.Name+":"+n.boot, n.log)
-	cancel()
+	dcancel()
 	if err != nil {
 		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}
@@ -137,24 +167,42 @@ func (n *Node) Run(ctx context.Context) error {
 	defer conn.Close()
 	cpu := &cpuSampler{}
 	cpu.sample()
-	go func() {
-		if n.hello(ctx, cpu) == nil {
-			n.log.Info("node registered", "master", n.cfg.Master)
-		}
-	}()
+	n.goHello(ctx, cpu, true)
 	tick := time.NewTicker(n.cfg.StatsInterval)
 	defer tick.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			cancel()
 			n.shutdown()
 			return nil
+		case <-n.life.quit:
+			cancel()
+			n.shutdown()
+			return nil
+		case <-ctrdDone:
+			n.log.Error("containerd exited under the node: stopping; the sessions are told their containers are gone",
+				"status", d.ExitStatus())
+			cancel()
+			n.shutdown()
+			return nil // the deferred check above gives the error
 		case m := <-conn.Recv():
 			n.dispatch(ctx, m)
 		case <-tick.C:
-			go n.hello(ctx, cpu)
+			n.goHello(ctx, cpu, false)
 		}
 	}
+}
+
+// goHello says hello to the master in a goroutine that shutdown waits for.
+func (n *Node) goHello(ctx context.Context, cpu *cpuSampler, first bool) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if n.hello(ctx, cpu) == nil && first {
+			n.log.Info("node registered", "master", n.cfg.Master)
+		}
+	}()
 }
 
 // hello (re-)registers with the master and reports live stats.

@@ -150,3 +150,18 @@ func (d *Daemon) Stop() error {
 	}
 	return errors.Join(err, unmountBelow(d.dir))
 }
+
+// Done is closed when the containerd process has exited (after Stop, or on
+// its own: killed, crashed).
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// ExitStatus describes how the containerd process ended ("signal: killed",
+// "exit status 1"), with where its log is; "running" before it has.
+func (d *Daemon) ExitStatus() string {
+	select {
+	case <-d.done:
+		return fmt.Sprintf("%s (pid %d; log %s)", d.cmd.ProcessState, d.cmd.Process.Pid, filepath.Join(d.dir, "containerd.log"))
+	default:
+		return "running"
+	}
+}

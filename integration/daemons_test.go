@@ -29,6 +29,13 @@ func startOwnLocation(t *testing.T) (*location.Location, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startLocationIn(t, dir)
+}
+
+// startLocationIn starts a location in dir (made by the caller, removed at
+// cleanup after Stop).
+func startLocationIn(t *testing.T, dir string) (*location.Location, string) {
+	t.Helper()
 	name := "t" + filepath.Base(dir)[len("tffs-"):]
 	l, err := location.Up(testenv.Ctx(t, 2*time.Minute), location.Config{Dir: dir, ClientDir: filepath.Join(dir, "client"),
 		Name: name, Listen: "tcp://127.0.0.1:*", Log: testenv.Logger(t)})

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -145,6 +146,70 @@ func TestPutFillsNodeDisk(t *testing.T) {
 	}
 	if err := other.Destroy(ctx); err != nil {
 		t.Fatal(err)
+	}
+
+	// Pre-boot files: with the disk all but full, a spawn whose pre-boot
+	// file does not fit fails with ErrNoSpace and leaves no container (its
+	// name is free); after space is freed the same spawn works.
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(root, &st); err != nil {
+		t.Fatal(err)
+	}
+	free := int64(st.Bavail) * st.Bsize
+	if err := ctr.PutReader(ctx, "/ballast", io.LimitReader(zeros{}, free-128<<10), 0o644); err != nil {
+		t.Fatalf("ballast of %d bytes: %v", free-128<<10, err)
+	}
+	page := bytes.Repeat([]byte("x"), 900<<10)
+	spawn := func() (*sdk.Container, error) {
+		return loc.Node().SpawnContainer(ctx, "busybox", sdk.Name("pb"), sdk.PreBootFile("/www/index.html", page),
+			sdk.Command("sleep", "1000"))
+	}
+	if _, err := spawn(); !errors.Is(err, sdk.ErrNoSpace) {
+		t.Fatalf("spawn with a pre-boot file on a full disk = %v, want ErrNoSpace", err)
+	} else {
+		t.Logf("spawn on a full disk: %v", err)
+	}
+	infos, err := loc.ListContainers(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, in := range infos {
+		if in.Name == "pb" {
+			t.Fatalf("the failed spawn left its container: %+v", in)
+		}
+	}
+	if left := tempPuts(root); len(left) > 0 {
+		t.Fatalf("partial pre-boot files left: %v", left)
+	}
+
+	// Image unpack: an image the node does not have yet cannot be stored
+	// on the full disk; the spawn fails with ErrNoSpace.
+	big := derivedImage(t, busyboxImage(t), nil, makeLayer(t, false, regular("big", strings.Repeat("z", 4<<20))))
+	if err := loc.EnsureImage(ctx, big, "big", nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := loc.Node().SpawnContainer(ctx, "big", sdk.Name("bigc"), sdk.Command("sleep", "1000")); !errors.Is(err, sdk.ErrNoSpace) {
+		t.Fatalf("spawn of a new image on a full disk = %v, want ErrNoSpace", err)
+	} else {
+		t.Logf("image unpack on a full disk: %v", err)
+	}
+
+	if err := ctr.Remove(ctx, "/ballast", false); err != nil {
+		t.Fatal(err)
+	}
+	pb, err := spawn()
+	if err != nil {
+		t.Fatalf("spawn after space was freed: %v", err)
+	}
+	if got, err := pb.Fetch(ctx, "/www/index.html"); err != nil || !bytes.Equal(got, page) {
+		t.Fatalf("pre-boot file after space was freed: %d bytes, %v", len(got), err)
+	}
+	bc, err := loc.Node().SpawnContainer(ctx, "big", sdk.Name("bigc"), sdk.Command("sleep", "1000"))
+	if err != nil {
+		t.Fatalf("spawn of the new image after space was freed: %v", err)
+	}
+	if out, code, err := bc.Run(ctx, "wc", "-c", "/big"); err != nil || code != 0 || !strings.HasPrefix(strings.TrimSpace(string(out)), "4194304") {
+		t.Fatalf("the new image's file after space was freed: %q %d %v", out, code, err)
 	}
 }
 

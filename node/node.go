@@ -113,6 +113,26 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	defer func() { n.life.finish(err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	closed := make(chan struct{})
+	defer func() {
+		cancel()
+		<-closed
+		select {
+		case <-n.life.quit: // Close during startup is a clean stop
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+		default:
+		}
+	}()
+	go func() { // Close also cancels what Run is still starting
+		defer close(closed)
+		select {
+		case <-n.life.quit:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	sock := n.cfg.Containerd
 	var ctrdDone <-chan struct{} // closed if a private containerd exits
 	var d *runtime.Daemon
@@ -172,12 +192,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
-			cancel()
-			n.shutdown()
-			return nil
-		case <-n.life.quit:
-			cancel()
+		case <-ctx.Done(): // ended, or Close
 			n.shutdown()
 			return nil
 		case <-ctrdDone:

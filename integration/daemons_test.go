@@ -3,6 +3,7 @@ package integration
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -13,6 +14,8 @@ import (
 
 	"github.com/tffs/tffs/internal/location"
 	"github.com/tffs/tffs/internal/testenv"
+	"github.com/tffs/tffs/node"
+	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/sdk"
 )
 
@@ -237,5 +240,114 @@ func TestLocationNoticesNodeClosed(t *testing.T) {
 	}
 	if err := l.Stop(); err == nil || !strings.Contains(err.Error(), "node stopped") {
 		t.Fatalf("Stop = %v, want node stopped", err)
+	}
+}
+
+// logWatch is a slog handler that passes each record's message to msgs
+// (dropping it when nobody reads).
+type logWatch struct{ msgs chan string }
+
+func (w logWatch) Enabled(context.Context, slog.Level) bool { return true }
+func (w logWatch) Handle(_ context.Context, r slog.Record) error {
+	select {
+	case w.msgs <- r.Message:
+	default:
+	}
+	return nil
+}
+func (w logWatch) WithAttrs([]slog.Attr) slog.Handler { return w }
+func (w logWatch) WithGroup(string) slog.Handler      { return w }
+
+// waitLog waits for a log message containing s.
+func waitLog(t *testing.T, ctx context.Context, msgs <-chan string, s string) {
+	t.Helper()
+	for {
+		select {
+		case m := <-msgs:
+			if strings.Contains(m, s) {
+				return
+			}
+		case <-ctx.Done():
+			t.Fatalf("no log saying %q: %v", s, ctx.Err())
+		}
+	}
+}
+
+// TestOutsideContainerdKilledUnderNode: a containerd the node does not own
+// is SIGKILLed. The node notices (it probes it) and says so, keeps
+// serving, and once the containerd is restarted it says so and spawns
+// and runs again.
+func TestOutsideContainerdKilledUnderNode(t *testing.T) {
+	testenv.Require(t)
+	ctdDir, err := os.MkdirTemp("/tmp", "tffs-ctd-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(ctdDir) })
+	ctx := testenv.Ctx(t, 3*time.Minute)
+	if _, err := runtime.StartContainerd(ctx, ctdDir, testenv.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	dir, err := os.MkdirTemp("/tmp", "tffs-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	watch := logWatch{msgs: make(chan string, 256)}
+	name := "t" + filepath.Base(dir)[len("tffs-"):]
+	l, err := location.Up(ctx, location.Config{Dir: dir, ClientDir: filepath.Join(dir, "client"), Name: name,
+		Listen: "tcp://127.0.0.1:*", Containerd: filepath.Join(ctdDir, "ctd.sock"), Log: slog.New(watch),
+		NodeConfig: func(c *node.Config) { c.StatsInterval = 200 * time.Millisecond }})
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("location up: %v", err)
+	}
+	var restarted *runtime.Daemon
+	t.Cleanup(func() {
+		if err := l.Stop(); err != nil {
+			t.Errorf("location stop: %v", err)
+		}
+		if restarted != nil {
+			restarted.Stop()
+		}
+		os.RemoveAll(dir)
+	})
+	loc, err := sdk.Connect(ctx, sdk.WithDir(l.ClientDir), sdk.WithLocation(l.Config.Name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer loc.Close()
+	if _, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sleep", "1000")); err != nil {
+		t.Fatal(err)
+	}
+
+	if err := syscall.Kill(containerdOf(t, ctdDir), syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, ctx, watch.msgs, "containerd does not answer")
+	// Without containerd a spawn cannot succeed (it fails, or waits for
+	// containerd until its context ends).
+	sctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	_, err = loc.Node().SpawnContainer(sctx, "busybox", sdk.Command("true"))
+	cancel()
+	if err == nil {
+		t.Fatal("spawn without containerd succeeded")
+	}
+	t.Logf("spawn without containerd: %v", err)
+	select {
+	case <-l.Done():
+		t.Fatalf("location went down: %v", l.Err())
+	default:
+	}
+
+	if restarted, err = runtime.StartContainerd(ctx, ctdDir, testenv.Logger(t)); err != nil {
+		t.Fatal(err)
+	}
+	waitLog(t, ctx, watch.msgs, "containerd answers again")
+	ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sleep", "1000"))
+	if err != nil {
+		t.Fatalf("spawn after containerd is back: %v", err)
+	}
+	if out, code, err := ctr.Run(ctx, "echo", "back"); err != nil || code != 0 || string(out) != "back\n" {
+		t.Fatalf("run after containerd is back: %q %d %v", out, code, err)
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tffs/tffs/node/runtime"
@@ -55,8 +56,10 @@ type Node struct {
 	ended      map[string]time.Time // sessions the master ended, so a late spawn is undone
 	imageLocks map[string]*sync.Mutex
 
-	wg   sync.WaitGroup
-	life lifecycle // Run once, Close any number of times (lifecycle.go)
+	wg       sync.WaitGroup
+	life     lifecycle   // Run once, Close any number of times (lifecycle.go)
+	ctrdDown atomic.Bool // an outside containerd stopped answering (probe.go)
+	probing  atomic.Bool // a probe is running
 }
 
 // New prepares a node: its key pair is created in Dir on first use.
@@ -205,6 +208,9 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			n.dispatch(ctx, m)
 		case <-tick.C:
 			n.goHello(ctx, cpu, false)
+			if ctrdDone == nil {
+				n.goProbe(ctx, sock)
+			}
 		}
 	}
 }

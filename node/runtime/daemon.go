@@ -165,3 +165,21 @@ func (d *Daemon) ExitStatus() string {
 		return "running"
 	}
 }
+
+// Probe reports whether the containerd at socket serves: nil if it
+// answers, else why not. It is for a containerd the node does not own
+// (a private one is watched through Done).
+func Probe(ctx context.Context, socket string) error {
+	c, err := client.New(socket, client.WithTimeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ok, err := c.IsServing(ctx)
+	if err == nil && !ok {
+		err = errors.New("not serving")
+	}
+	return err
+}

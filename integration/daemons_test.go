@@ -285,7 +285,8 @@ func TestOutsideContainerdKilledUnderNode(t *testing.T) {
 	}
 	t.Cleanup(func() { os.RemoveAll(ctdDir) })
 	ctx := testenv.Ctx(t, 3*time.Minute)
-	if _, err := runtime.StartContainerd(ctx, ctdDir, testenv.Logger(t)); err != nil {
+	first, err := runtime.StartContainerd(ctx, ctdDir, testenv.Logger(t))
+	if err != nil {
 		t.Fatal(err)
 	}
 	dir, err := os.MkdirTemp("/tmp", "tffs-")
@@ -339,6 +340,9 @@ func TestOutsideContainerdKilledUnderNode(t *testing.T) {
 	default:
 	}
 
+	// What a supervisor does: clean up after the dead daemon (its shims
+	// and their containers, its mounts, its lock), then start it again.
+	first.Stop()
 	if restarted, err = runtime.StartContainerd(ctx, ctdDir, testenv.Logger(t)); err != nil {
 		t.Fatal(err)
 	}

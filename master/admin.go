@@ -49,7 +49,7 @@ func (m *Master) ServeAdmin(ctx context.Context, path string) error {
 		select {
 		case <-ctx.Done():
 		case <-m.stopping:
-		case <-m.life.quit:
+		case <-m.life.quitC():
 		case <-served:
 		}
 		srv.Close()

@@ -12,18 +12,34 @@ type lifecycle struct {
 	adminClosed bool // no new admin socket may start
 	admin       sync.WaitGroup
 
-	quit      chan struct{} // closed by Close: Run returns
-	done      chan struct{} // closed when the master has stopped; err is then set
-	err       error
-	closeOnce sync.Once
+	quit chan struct{} // closed by Close: Run returns
+	done chan struct{} // closed when the master has stopped; err is then set
+	err  error
+	// releaseErr is what failed closing the socket and store (set by
+	// shutdown, before err).
+	releaseErr error
+	closeOnce  sync.Once
+	initOnce   sync.Once
 }
 
-func newLifecycle() lifecycle {
-	return lifecycle{quit: make(chan struct{}), done: make(chan struct{})}
+// init makes the channels on first use, so New need not (the zero
+// lifecycle is ready).
+func (l *lifecycle) init() {
+	l.initOnce.Do(func() {
+		l.quit = make(chan struct{})
+		l.done = make(chan struct{})
+	})
 }
+
+// quitC is closed by Close.
+func (l *lifecycle) quitC() chan struct{} { l.init(); return l.quit }
+
+// doneC is closed when the daemon has stopped.
+func (l *lifecycle) doneC() chan struct{} { l.init(); return l.done }
 
 // start reports whether Run may go on (first call, not closed).
 func (l *lifecycle) start() bool {
+	l.init()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.started || l.closed {
@@ -36,7 +52,7 @@ func (l *lifecycle) start() bool {
 // finish records the master's result and wakes every waiter.
 func (l *lifecycle) finish(err error) {
 	l.err = err
-	close(l.done)
+	close(l.doneC())
 }
 
 // addAdmin registers an admin socket; false once the master is stopping.
@@ -70,25 +86,25 @@ func (m *Master) Close() error {
 		m.life.closed = true
 		ran := m.life.started
 		m.life.mu.Unlock()
-		close(m.life.quit)
+		close(m.life.quitC())
 		if !ran {
 			close(m.stopping)
 			m.life.finish(m.release())
 		}
 	})
-	<-m.life.done
+	<-m.life.doneC()
 	return m.life.err
 }
 
 // Done is closed when the master has stopped (its Run returned, or Close
 // released a master that never ran); Err then gives the result.
-func (m *Master) Done() <-chan struct{} { return m.life.done }
+func (m *Master) Done() <-chan struct{} { return m.life.doneC() }
 
 // Err is the master's result once Done is closed (nil before, and after a
 // clean stop).
 func (m *Master) Err() error {
 	select {
-	case <-m.life.done:
+	case <-m.life.doneC():
 		return m.life.err
 	default:
 		return nil

@@ -109,7 +109,7 @@ func New(cfg Config) (*Master, error) {
 	}
 	m := &Master{
 		cfg: cfg, log: cfg.Log, keys: keys, store: st, layerDir: layerDir,
-		do: make(chan func(), 64), stopping: make(chan struct{}), life: newLifecycle(), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
+		do: make(chan func(), 64), stopping: make(chan struct{}), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
 		accounts: map[string]string{}, nodeKeys: map[string]string{},
 		sessions: map[string]*session{}, nodes: map[string]*node{}, containers: map[string]*container{},
 	}
@@ -145,7 +145,10 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	if !m.life.start() {
 		return fmt.Errorf("master: Run called twice or after Close: %w", protocol.ErrBusy)
 	}
-	defer func() { m.life.finish(errors.Join(err, m.shutdown())) }()
+	defer func() {
+		m.shutdown()
+		m.life.finish(errors.Join(err, m.life.releaseErr))
+	}()
 	m.log.Info("master running", "addr", m.Addr(), "key", m.keys.Public)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
@@ -154,7 +157,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-m.life.quit:
+		case <-m.life.quitC():
 			return nil
 		case in := <-m.srv.Recv():
 			m.handle(in)
@@ -166,7 +169,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 	}
 }
 
-func (m *Master) shutdown() error {
+func (m *Master) shutdown() {
 	close(m.stopping)
 	for id := range m.sessions {
 		m.endSession(id, "master stopping")
@@ -174,10 +177,9 @@ func (m *Master) shutdown() error {
 	m.streams.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	m.calls.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes
-	err := m.release()
+	m.life.releaseErr = m.release()
 	m.running.Store(false)
 	m.log.Info("master stopped")
-	return err
 }
 
 // release closes the socket, waits for the master's goroutines and the

@@ -12,14 +12,27 @@ type lifecycle struct {
 	done      chan struct{} // closed when the node has stopped; err is then set
 	err       error
 	closeOnce sync.Once
+	initOnce  sync.Once
 }
 
-func newLifecycle() lifecycle {
-	return lifecycle{quit: make(chan struct{}), done: make(chan struct{})}
+// init makes the channels on first use, so New need not (the zero
+// lifecycle is ready).
+func (l *lifecycle) init() {
+	l.initOnce.Do(func() {
+		l.quit = make(chan struct{})
+		l.done = make(chan struct{})
+	})
 }
+
+// quitC is closed by Close.
+func (l *lifecycle) quitC() chan struct{} { l.init(); return l.quit }
+
+// doneC is closed when the daemon has stopped.
+func (l *lifecycle) doneC() chan struct{} { l.init(); return l.done }
 
 // start reports whether Run may go on (first call, not closed).
 func (l *lifecycle) start() bool {
+	l.init()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.started || l.closed {
@@ -32,7 +45,7 @@ func (l *lifecycle) start() bool {
 // finish records the node's result and wakes every waiter.
 func (l *lifecycle) finish(err error) {
 	l.err = err
-	close(l.done)
+	close(l.doneC())
 }
 
 // Close stops the node and waits until it has stopped: a running Run
@@ -46,24 +59,24 @@ func (n *Node) Close() error {
 		n.life.closed = true
 		ran := n.life.started
 		n.life.mu.Unlock()
-		close(n.life.quit)
+		close(n.life.quitC())
 		if !ran {
 			n.life.finish(nil)
 		}
 	})
-	<-n.life.done
+	<-n.life.doneC()
 	return n.life.err
 }
 
 // Done is closed when the node has stopped (Run returned, or Close was
 // called on a node that never ran); Err then gives the result.
-func (n *Node) Done() <-chan struct{} { return n.life.done }
+func (n *Node) Done() <-chan struct{} { return n.life.doneC() }
 
 // Err is the node's result once Done is closed: nil after a clean stop,
 // the reason otherwise (e.g. its containerd died).
 func (n *Node) Err() error {
 	select {
-	case <-n.life.done:
+	case <-n.life.doneC():
 		return n.life.err
 	default:
 		return nil

@@ -43,6 +43,10 @@ type Node struct {
 	keys protocol.KeyPair
 	boot string
 
+	life     lifecycle   // Run once, Close any number of times (lifecycle.go)
+	ctrdDown atomic.Bool // an outside containerd stopped answering (probe.go)
+	probing  atomic.Bool // a probe is running
+
 	conn    *protocol.Client
 	rt      *runtime.Runtime
 	calls   *protocol.Calls
@@ -56,10 +60,7 @@ type Node struct {
 	ended      map[string]time.Time // sessions the master ended, so a late spawn is undone
 	imageLocks map[string]*sync.Mutex
 
-	wg       sync.WaitGroup
-	life     lifecycle   // Run once, Close any number of times (lifecycle.go)
-	ctrdDown atomic.Bool // an outside containerd stopped answering (probe.go)
-	probing  atomic.Bool // a probe is running
+	wg sync.WaitGroup
 }
 
 // New prepares a node: its key pair is created in Dir on first use.
@@ -86,7 +87,6 @@ func New(cfg Config) (*Node, error) {
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), keys: keys, boot: hex.EncodeToString(b),
 		calls: protocol.NewCalls(), streams: protocol.NewStreams(),
 		containers: map[string]*ctr{}, ended: map[string]time.Time{}, imageLocks: map[string]*sync.Mutex{},
-		life: newLifecycle(),
 	}, nil
 }
 
@@ -121,7 +121,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		cancel()
 		<-closed
 		select {
-		case <-n.life.quit: // Close during startup is a clean stop
+		case <-n.life.quitC(): // Close during startup is a clean stop
 			if errors.Is(err, context.Canceled) {
 				err = nil
 			}
@@ -131,7 +131,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	go func() { // Close also cancels what Run is still starting
 		defer close(closed)
 		select {
-		case <-n.life.quit:
+		case <-n.life.quitC():
 			cancel()
 		case <-ctx.Done():
 		}

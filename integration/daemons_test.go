@@ -355,3 +355,18 @@ func TestOutsideContainerdKilledUnderNode(t *testing.T) {
 		t.Fatalf("run after containerd is back: %q %d %v", out, code, err)
 	}
 }
+
+// TestMasterCommandAdminSocketError: `tffs master` whose admin socket
+// cannot be made (its path is past the unix socket limit) exits 1 saying
+// so, instead of serving without it.
+func TestMasterCommandAdminSocketError(t *testing.T) {
+	testenv.Require(t)
+	dir := filepath.Join(t.TempDir(), strings.Repeat("d", 110))
+	p := startTffs(t, t.TempDir(), "master", "--dir", dir, "--listen", "tcp://127.0.0.1:*")
+	if code := p.wait(t, time.Minute); code != 1 {
+		t.Fatalf("tffs master exited %d, want 1; output:\n%s", code, p.output())
+	}
+	if !strings.Contains(p.output(), "admin socket") {
+		t.Fatalf("tffs master did not name the admin socket; output:\n%s", p.output())
+	}
+}

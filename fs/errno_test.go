@@ -39,6 +39,7 @@ func TestErrnoOfWireErrors(t *testing.T) {
 		{protocol.CodeNotDir, syscall.ENOTDIR},
 		{protocol.CodeIsDir, syscall.EISDIR},
 		{protocol.CodeLimit, syscall.EDQUOT},
+		{protocol.CodeNoSpace, syscall.ENOSPC},
 		{protocol.CodeInternal, syscall.EIO},
 		{protocol.CodeUnavailable, syscall.EIO},
 	} {

@@ -156,6 +156,8 @@ func errno(err error) error {
 		return fuse.Errno(syscall.EISDIR)
 	case errors.Is(err, sdk.ErrLimit):
 		return fuse.Errno(syscall.EDQUOT)
+	case errors.Is(err, sdk.ErrNoSpace):
+		return fuse.Errno(syscall.ENOSPC)
 	case errors.Is(err, sdk.ErrTimeout), errors.Is(err, context.DeadlineExceeded):
 		return fuse.Errno(syscall.EIO)
 	case errors.Is(err, errNotSup):

@@ -18,15 +18,56 @@ import (
 // register …` change a running master.
 const AdminSocket = "admin.sock"
 
-// ServeAdmin serves the admin API on a unix socket at path until ctx ends.
-// Routes: GET/POST /accounts, DELETE /accounts/NAME, and the same for /nodes.
+// ServeAdmin serves the admin API on a unix socket at path until ctx ends
+// or the master stops (Run returns or Close is called), then removes the
+// socket. Routes: GET/POST /accounts, DELETE /accounts/NAME, and the same
+// for /nodes. It returns nil on such a stop and the error otherwise (the
+// socket cannot be created or made root-only, or serving fails); the
+// master's Close waits for it.
 func (m *Master) ServeAdmin(ctx context.Context, path string) error {
-	os.Remove(path)
+	if !m.life.addAdmin() {
+		return fmt.Errorf("admin socket: master stopped: %w", protocol.ErrUnavailable)
+	}
+	defer m.life.admin.Done()
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("admin socket: %w", err)
+	}
 	ln, err := net.Listen("unix", path)
 	if err != nil {
 		return fmt.Errorf("admin socket: %w", err)
 	}
-	os.Chmod(path, 0o600)
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		os.Remove(path)
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	srv := &http.Server{Handler: m.adminMux()}
+	served := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		select {
+		case <-ctx.Done():
+		case <-m.stopping:
+		case <-m.life.quitC():
+		case <-served:
+		}
+		srv.Close()
+	}()
+	err = srv.Serve(ln)
+	close(served)
+	<-watched
+	if rerr := os.Remove(path); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("admin socket: %w", err)
+	}
+	return nil
+}
+
+// adminMux routes the admin API.
+func (m *Master) adminMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	for _, kind := range []string{"accounts", "nodes"} {
 		add, remove, list := m.AddAccount, m.RemoveAccount, m.Accounts
@@ -48,16 +89,7 @@ func (m *Master) ServeAdmin(ctx context.Context, path string) error {
 			adminError(w, remove(r.PathValue("name")))
 		})
 	}
-	srv := &http.Server{Handler: mux}
-	go func() {
-		<-ctx.Done()
-		srv.Close()
-		os.Remove(path)
-	}()
-	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	return nil
+	return mux
 }
 
 func adminError(w http.ResponseWriter, err error) {

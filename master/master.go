@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -70,6 +71,7 @@ type Master struct {
 
 	running  atomic.Bool   // Run's loop serves m.do
 	stopping chan struct{} // closed when Run starts to stop
+	life     lifecycle     // Run once, Close any number of times (lifecycle.go)
 
 	do      chan func() // work for the actor goroutine
 	streams *protocol.Streams
@@ -135,16 +137,27 @@ func (m *Master) PublicKey() string { return m.keys.Public }
 // Addr is the endpoint the master listens on (with the real port).
 func (m *Master) Addr() string { return m.srv.Addr() }
 
-// Run serves until ctx ends, then ends every session and closes the master.
-func (m *Master) Run(ctx context.Context) error {
+// Run serves until ctx ends or Close is called, then ends every session
+// and closes the master (socket, store, admin socket); it returns what
+// failed on the way out (nil on a clean stop). Run may be called once;
+// Close also releases a master that was never run.
+func (m *Master) Run(ctx context.Context) (err error) {
+	if !m.life.start() {
+		return fmt.Errorf("master: Run called twice or after Close: %w", protocol.ErrBusy)
+	}
+	defer func() {
+		m.shutdown()
+		m.life.finish(errors.Join(err, m.life.releaseErr))
+	}()
 	m.log.Info("master running", "addr", m.Addr(), "key", m.keys.Public)
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	m.running.Store(true)
-	defer m.shutdown()
 	for {
 		select {
 		case <-ctx.Done():
+			return nil
+		case <-m.life.quitC():
 			return nil
 		case in := <-m.srv.Recv():
 			m.handle(in)
@@ -164,11 +177,21 @@ func (m *Master) shutdown() {
 	m.streams.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	m.calls.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes
+	m.life.releaseErr = m.release()
+	m.running.Store(false)
+	m.log.Info("master stopped")
+}
+
+// release closes the socket, waits for the master's goroutines and the
+// admin socket, and closes the store.
+func (m *Master) release() error {
 	m.srv.Close()
 	m.wg.Wait()
-	m.running.Store(false)
-	m.store.close()
-	m.log.Info("master stopped")
+	m.life.stopAdmin()
+	if err := m.store.close(); err != nil {
+		return fmt.Errorf("master: close store: %w", err)
+	}
+	return nil
 }
 
 // post queues f for the actor goroutine without waiting for it; f is

@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"syscall"
 
 	"github.com/tffs/tffs/node/runtime"
@@ -20,6 +21,9 @@ func wireErr(err error) error {
 	if errors.As(err, &we) {
 		return err
 	}
+	if noSpace(err) && !errors.Is(err, protocol.ErrNoSpace) {
+		return fmt.Errorf("%w%.0w", err, protocol.ErrNoSpace)
+	}
 	for _, m := range []struct{ from, to error }{
 		// The errno classes first: they say more than the sentinel the
 		// runtime wrapped them in.
@@ -36,4 +40,16 @@ func wireErr(err error) error {
 		}
 	}
 	return err
+}
+
+// noSpace reports whether err says a disk of the node is full: ENOSPC or
+// EDQUOT from the node's own file calls, or the same in the text of an
+// error containerd sent back over gRPC (image unpack, snapshots), where
+// the errno does not survive.
+func noSpace(err error) bool {
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return true
+	}
+	msg := err.Error()
+	return strings.Contains(msg, syscall.ENOSPC.Error()) || strings.Contains(msg, syscall.EDQUOT.Error())
 }

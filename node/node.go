@@ -43,6 +43,10 @@ type Node struct {
 	keys protocol.KeyPair
 	boot string
 
+	life     lifecycle   // Run once, Close any number of times (lifecycle.go)
+	ctrdDown atomic.Bool // an outside containerd stopped answering (probe.go)
+	probing  atomic.Bool // a probe is running
+
 	conn    *protocol.Client
 	rt      *runtime.Runtime
 	calls   *protocol.Calls
@@ -106,27 +110,75 @@ func (n *Node) Namespace() string { return n.cfg.Namespace }
 // PublicKey is the node's CURVE public key, to register with the master.
 func (n *Node) PublicKey() string { return n.keys.Public }
 
-// Run connects containerd and the master and serves until ctx ends; then
-// it destroys every container it runs and stops a private containerd.
-func (n *Node) Run(ctx context.Context) error {
-	sock := n.cfg.Containerd
-	if sock == "" {
-		d, err := runtime.StartContainerd(ctx, filepath.Join(n.cfg.Dir, "containerd"), n.log)
-		if err != nil {
-			return err
+// Run connects containerd and the master and serves until ctx ends or
+// Close is called; then it destroys every container it runs and stops a
+// private containerd. It returns nil on such a stop, and an error when the
+// node cannot start or its private containerd dies under it (the node
+// then stops: the master tells the sessions their containers are gone).
+// Run may be called once.
+func (n *Node) Run(ctx context.Context) (err error) {
+	if !n.life.start() {
+		return fmt.Errorf("node %s: Run called twice or after Close: %w", n.cfg.Name, protocol.ErrBusy)
+	}
+	defer func() { n.life.finish(err) }()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	closed := make(chan struct{})
+	defer func() {
+		cancel()
+		<-closed
+		select {
+		case <-n.life.quitC(): // Close during startup is a clean stop
+			if errors.Is(err, context.Canceled) {
+				err = nil
+			}
+		default:
 		}
-		defer d.Stop()
+	}()
+	go func() { // Close also cancels what Run is still starting
+		defer close(closed)
+		select {
+		case <-n.life.quitC():
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	sock := n.cfg.Containerd
+	var ctrdDone <-chan struct{} // closed if a private containerd exits
+	var d *runtime.Daemon
+	if sock == "" {
+		d, err = runtime.StartContainerd(ctx, filepath.Join(n.cfg.Dir, "containerd"), n.log)
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+		}
+		defer func() {
+			if serr := d.Stop(); serr != nil {
+				n.log.Warn("stopping containerd", "err", serr)
+			}
+		}()
 		sock = d.Socket()
+		ctrdDone = d.Done()
+		defer func() {
+			select {
+			case <-ctrdDone:
+				if err == nil {
+					err = fmt.Errorf("node %s: containerd exited: %s", n.cfg.Name, d.ExitStatus())
+				}
+			default:
+			}
+		}()
 	}
 	n.mu.Lock()
 	n.socket = sock
 	n.mu.Unlock()
 	stateDir := filepath.Join(n.cfg.Dir, "state")
-	os.MkdirAll(stateDir, 0o700)
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
+	}
 	rt, err := runtime.New(ctx, runtime.Config{Socket: sock, Namespace: n.cfg.Namespace, StateDir: stateDir,
 		Hardening: n.cfg.Hardening, Log: n.log})
 	if err != nil {
-		return err
+		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}
 	defer rt.Close()
 	n.rt = rt
@@ -135,9 +187,9 @@ func (n *Node) Run(ctx context.Context) error {
 	} else if removed > 0 {
 		n.log.Info("removed orphaned containers", "count", removed)
 	}
-	dialCtx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	dialCtx, dcancel := context.WithTimeout(ctx, 30*time.Second)
 	conn, err := protocol.Dial(dialCtx, n.cfg.Master, n.cfg.MasterKey, n.keys, "node:"+n.cfg.Name+":"+n.boot, n.log)
-	cancel()
+	dcancel()
 	if err != nil {
 		return fmt.Errorf("node %s: %w", n.cfg.Name, err)
 	}
@@ -145,24 +197,40 @@ func (n *Node) Run(ctx context.Context) error {
 	defer conn.Close()
 	cpu := &cpuSampler{}
 	cpu.sample()
-	go func() {
-		if n.hello(ctx, cpu) == nil {
-			n.log.Info("node registered", "master", n.cfg.Master)
-		}
-	}()
+	n.goHello(ctx, cpu, true)
 	tick := time.NewTicker(n.cfg.StatsInterval)
 	defer tick.Stop()
 	for {
 		select {
-		case <-ctx.Done():
+		case <-ctx.Done(): // ended, or Close
 			n.shutdown()
 			return nil
+		case <-ctrdDone:
+			n.log.Error("containerd exited under the node: stopping; the sessions are told their containers are gone",
+				"status", d.ExitStatus())
+			cancel()
+			n.shutdown()
+			return nil // the deferred check above gives the error
 		case m := <-conn.Recv():
 			n.dispatch(ctx, m)
 		case <-tick.C:
-			go n.hello(ctx, cpu)
+			n.goHello(ctx, cpu, false)
+			if ctrdDone == nil {
+				n.goProbe(ctx, sock)
+			}
 		}
 	}
+}
+
+// goHello says hello to the master in a goroutine that shutdown waits for.
+func (n *Node) goHello(ctx context.Context, cpu *cpuSampler, first bool) {
+	n.wg.Add(1)
+	go func() {
+		defer n.wg.Done()
+		if n.hello(ctx, cpu) == nil && first {
+			n.log.Info("node registered", "master", n.cfg.Master)
+		}
+	}()
 }
 
 // hello (re-)registers with the master and reports live stats.

@@ -19,6 +19,7 @@ var (
 	ErrInternal    = errors.New("internal error")
 	ErrTooLarge    = errors.New("too large")
 	ErrLimit       = errors.New("limit reached") // a limit of the location (per account, or on what one request may read)
+	ErrNoSpace     = errors.New("no space left") // a node's disk is full (ENOSPC, EDQUOT): nothing was changed, retry after freeing space
 	// The path errors below let a file client answer with the errno the
 	// container's filesystem gave (ENOTEMPTY, ENOTDIR, EISDIR).
 	ErrNotEmpty = errors.New("directory not empty")
@@ -41,6 +42,7 @@ const (
 	CodeInternal    Code = "internal"
 	CodeTooLarge    Code = "too_large"
 	CodeLimit       Code = "limit"
+	CodeNoSpace     Code = "no_space"
 	CodeNotEmpty    Code = "not_empty"
 	CodeNotDir      Code = "not_dir"
 	CodeIsDir       Code = "is_dir"
@@ -60,6 +62,7 @@ var codeTable = []struct {
 	{CodeInternal, ErrInternal},
 	{CodeTooLarge, ErrTooLarge},
 	{CodeLimit, ErrLimit},
+	{CodeNoSpace, ErrNoSpace},
 	{CodeNotEmpty, ErrNotEmpty},
 	{CodeNotDir, ErrNotDir},
 	{CodeIsDir, ErrIsDir},

@@ -15,4 +15,5 @@ var (
 	ErrNotDir      = protocol.ErrNotDir      // a path component is not a directory
 	ErrIsDir       = protocol.ErrIsDir       // a file operation met a directory
 	ErrLimit       = protocol.ErrLimit       // a limit was reached (containers, processes, storage, uploads, the size of what the master reads)
+	ErrNoSpace     = protocol.ErrNoSpace     // the node's disk is full: the put, pre-boot file or image unpack changed nothing (a partial file is removed); free space and retry
 )

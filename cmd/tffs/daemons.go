@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"path/filepath"
@@ -33,8 +34,26 @@ func runMaster(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("master %s\npublic key %s\n", m.Addr(), m.PublicKey())
-	go m.ServeAdmin(ctx, filepath.Join(*dir, master.AdminSocket))
-	return m.Run(ctx)
+	// The admin socket and the master stop together: a failing admin
+	// socket (it cannot be made, or stops serving) stops the master.
+	adminErr := make(chan error, 1)
+	go func() { adminErr <- m.ServeAdmin(ctx, filepath.Join(*dir, master.AdminSocket)) }()
+	runErr := make(chan error, 1)
+	go func() { runErr <- m.Run(ctx) }()
+	select {
+	case err := <-runErr:
+		if aerr := <-adminErr; !errors.Is(aerr, protocol.ErrUnavailable) { // not: it came after the stop
+			err = errors.Join(err, aerr)
+		}
+		return err
+	case err := <-adminErr:
+		if err == nil || errors.Is(err, protocol.ErrUnavailable) {
+			return <-runErr // the master is stopping
+		}
+		m.Close()
+		<-runErr
+		return fmt.Errorf("master stopped: %w", err)
+	}
 }
 
 func runNode(ctx context.Context, args []string) error {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"time"
 
+	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/location"
 	"github.com/tffs/tffs/protocol"
 )
@@ -32,30 +33,45 @@ func locationUp(ctx context.Context, args []string) error {
 		return err
 	}
 	defer loc.Stop()
-	var unmount func()
+	var mounted *tffsfs.Mounted
+	var mountDone <-chan struct{} // nil (never ready) without a mount
 	if !*noMount {
-		unmount, err = mountLocation(ctx, *mnt, log)
-		if err != nil {
+		if err := os.MkdirAll(*mnt, 0o755); err != nil {
 			return err
 		}
+		if mounted, err = mountLive(ctx, "", *mnt, log, 0); err != nil {
+			return err
+		}
+		mountDone = mounted.Done()
 	}
 	fmt.Printf(`tffs location %q is up.
   master      %s  (key %s)
   client      config in %s (sdk.Connect(ctx) finds it)
   image       busybox
 `, loc.Config.Name, loc.Config.Master, loc.Config.MasterKey, loc.ClientDir)
-	if unmount != nil {
+	if mounted != nil {
 		fmt.Printf("  mounted at  %s\n", *mnt)
 	}
 	fmt.Println("Try: go run ./examples/hello   — Ctrl-C stops everything.")
+	// Whichever part ends first (Ctrl-C, the master, the node, the mount)
+	// stops the others; a part that died makes the command fail.
+	var cause error
 	select {
 	case <-ctx.Done():
-	case <-loc.NodeDone():
-		fmt.Fprintln(os.Stderr, "node stopped:", loc.NodeErr())
+	case <-loc.Done():
+		cause = fmt.Errorf("location down: %w", loc.Err())
+	case <-mountDone:
+		cause = fmt.Errorf("the mount at %s ended (unmounted from outside?)", *mnt)
 	}
-	fmt.Fprintln(os.Stderr, "stopping …")
-	if unmount != nil {
-		unmount()
+	fmt.Fprintln(os.Stderr, "stopping …") // the cause, if any, is the command's error
+	if mounted != nil {
+		if err := mounted.Unmount(); err != nil {
+			log.Warn("unmount", "dir", *mnt, "err", err)
+		}
 	}
-	return loc.Stop()
+	err = loc.Stop()
+	if cause != nil {
+		return cause
+	}
+	return err
 }

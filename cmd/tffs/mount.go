@@ -13,27 +13,6 @@ import (
 	"github.com/tffs/tffs/sdk"
 )
 
-// mountLocation mounts the default location at dir; the returned function
-// unmounts it (which ends the session).
-func mountLocation(ctx context.Context, dir string, log *slog.Logger) (func(), error) {
-	return mountNamed(ctx, "", dir, log)
-}
-
-func mountNamed(ctx context.Context, location, dir string, log *slog.Logger) (func(), error) {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	m, err := mountLive(ctx, location, dir, log, 0)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		if err := m.Unmount(); err != nil {
-			log.Warn("unmount", "dir", dir, "err", err)
-		}
-	}, nil
-}
-
 // mountLive mounts the location at dir, which must be an existing directory.
 func mountLive(ctx context.Context, location, dir string, log *slog.Logger, callTimeout time.Duration) (*tffsfs.Mounted, error) {
 	if fi, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {

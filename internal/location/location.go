@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tffs/tffs/internal/ociarchive"
@@ -47,9 +48,13 @@ type Location struct {
 	Config    sdk.LocationConfig
 	ClientDir string
 
-	cancelNode, cancelMaster context.CancelFunc
-	nodeDone, masterDone     *result
-	once                     sync.Once
+	cancelNode, cancelMaster        context.CancelFunc
+	nodeDone, masterDone, adminDone *result
+	once                            sync.Once
+
+	stopping atomic.Bool // Stop has begun: a part's end is no failure
+	down     *result     // set by the first part that stops on its own
+	downOnce sync.Once
 }
 
 // Up starts the location and returns when its node is in the offer and the
@@ -86,11 +91,14 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 	if err := m.AddAccount(cfg.Name, ck.Public); err != nil && !errors.Is(err, protocol.ErrExists) {
 		return nil, err
 	}
-	l := &Location{Master: m, ClientDir: cfg.ClientDir, masterDone: newResult(), nodeDone: newResult()}
+	l := &Location{Master: m, ClientDir: cfg.ClientDir, masterDone: newResult(), nodeDone: newResult(),
+		adminDone: newResult(), down: newResult()}
 	mctx, mcancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancelMaster = mcancel
 	go func() { l.masterDone.set(m.Run(mctx)) }()
-	go m.ServeAdmin(mctx, filepath.Join(cfg.Dir, "master", master.AdminSocket))
+	go func() { l.adminDone.set(m.ServeAdmin(mctx, filepath.Join(cfg.Dir, "master", master.AdminSocket))) }()
+	go l.watch("master", l.masterDone, true)
+	go l.watch("admin socket", l.adminDone, false) // a clean end follows the master's
 	addr := strings.Replace(m.Addr(), "0.0.0.0", "127.0.0.1", 1)
 	l.Config = sdk.LocationConfig{Name: cfg.Name, Master: addr, MasterKey: m.PublicKey()}
 	if err := sdk.WriteConfig(cfg.ClientDir, l.Config); err != nil {
@@ -133,7 +141,23 @@ func (l *Location) startNode(ctx context.Context, cfg Config, addr string) error
 	nctx, ncancel := context.WithCancel(context.WithoutCancel(ctx))
 	l.cancelNode = ncancel
 	go func() { l.nodeDone.set(n.Run(nctx)) }()
+	go l.watch("node", l.nodeDone, true)
 	return nil
+}
+
+// watch reports part's end as the location's failure unless Stop ended
+// it; a clean end counts only if cleanEnd says so.
+func (l *Location) watch(part string, r *result, cleanEnd bool) {
+	err := r.wait()
+	if l.stopping.Load() || (err == nil && !cleanEnd) {
+		return
+	}
+	if err == nil {
+		err = fmt.Errorf("%s stopped: %w", part, protocol.ErrUnavailable)
+	} else {
+		err = fmt.Errorf("%s stopped: %w", part, err)
+	}
+	l.downOnce.Do(func() { l.down.set(err) })
 }
 
 // prepare waits for the node to join and imports the busybox image.
@@ -172,20 +196,42 @@ func (l *Location) prepare(ctx context.Context, cfg Config) error {
 	return err
 }
 
-// Stop stops the node (removing its containers), then the master.
+// Stop stops the node (removing its containers), then the master. It
+// returns why the location went down if a part stopped on its own first
+// (see Done), else what failed while stopping.
 func (l *Location) Stop() error {
 	var err error
 	l.once.Do(func() {
+		l.stopping.Store(true)
 		if l.cancelNode != nil {
 			l.cancelNode()
 			err = l.nodeDone.wait()
 		}
 		l.cancelMaster()
-		if merr := l.masterDone.wait(); err == nil {
-			err = merr
+		err = errors.Join(err, l.Master.Close(), l.adminDone.wait())
+		l.masterDone.wait()
+		select {
+		case <-l.down.done:
+			err = l.down.err // the cause, which the errors above follow from
+		default:
 		}
 	})
 	return err
+}
+
+// Done is closed when a part of the location (master, its admin socket,
+// node) has stopped on its own; Err then says which and why. The others
+// go on running until Stop.
+func (l *Location) Done() <-chan struct{} { return l.down.done }
+
+// Err is why the location went down once Done is closed (nil before).
+func (l *Location) Err() error {
+	select {
+	case <-l.down.done:
+		return l.down.err
+	default:
+		return nil
+	}
 }
 
 // NodeDone is closed when the node daemon has stopped (on its own or by

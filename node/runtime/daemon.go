@@ -150,3 +150,36 @@ func (d *Daemon) Stop() error {
 	}
 	return errors.Join(err, unmountBelow(d.dir))
 }
+
+// Done is closed when the containerd process has exited (after Stop, or on
+// its own: killed, crashed).
+func (d *Daemon) Done() <-chan struct{} { return d.done }
+
+// ExitStatus describes how the containerd process ended ("signal: killed",
+// "exit status 1"), with where its log is; "running" before it has.
+func (d *Daemon) ExitStatus() string {
+	select {
+	case <-d.done:
+		return fmt.Sprintf("%s (pid %d; log %s)", d.cmd.ProcessState, d.cmd.Process.Pid, filepath.Join(d.dir, "containerd.log"))
+	default:
+		return "running"
+	}
+}
+
+// Probe reports whether the containerd at socket serves: nil if it
+// answers, else why not. It is for a containerd the node does not own
+// (a private one is watched through Done).
+func Probe(ctx context.Context, socket string) error {
+	c, err := client.New(socket, client.WithTimeout(2*time.Second))
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	ok, err := c.IsServing(ctx)
+	if err == nil && !ok {
+		err = errors.New("not serving")
+	}
+	return err
+}

@@ -19,11 +19,14 @@ type ctr struct {
 	session string
 	rc      *runtime.Container
 
-	mu    sync.Mutex
-	boot  int // incremented on every reboot/reset, so a stale exit is not reported
-	procs map[string]*runtime.Process
-	gone  bool
-	outs  []*protocol.Sender // the current boot's stdout and stderr streams
+	mu   sync.Mutex
+	boot int // incremented on every reboot/reset, so a stale exit is not reported
+	// exited and code: the current boot's main process has exited, with code.
+	exited bool
+	code   int
+	procs  map[string]*runtime.Process
+	gone   bool
+	outs   []*protocol.Sender // the current boot's stdout and stderr streams
 }
 
 // outputs makes the stream writers for a boot's stdout and stderr (nil
@@ -129,6 +132,7 @@ func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64,
 	c.mu.Lock()
 	c.boot++
 	boot := c.boot
+	c.exited = false
 	c.outs = nil
 	for _, s := range []*protocol.Sender{stdout, stderr} {
 		if s != nil {
@@ -147,6 +151,9 @@ func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64,
 		release(nil)
 		c.mu.Lock()
 		current := c.boot == boot && !c.gone
+		if current && err == nil {
+			c.exited, c.code = true, code
+		}
 		c.mu.Unlock()
 		if err != nil || !current {
 			return

@@ -244,6 +244,12 @@ func (n *Node) signal(ctx context.Context, c *ctr, m *protocol.Msg) (any, error)
 	return protocol.Empty{}, p.Kill(ctx, syscall.Signal(req.Signal))
 }
 
+func (c *ctr) isGone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
+}
+
 func (c *ctr) proc(id string) (*runtime.Process, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()

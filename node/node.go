@@ -175,11 +175,11 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 	// spawn it answered for one the node lost.
 	n.mu.Lock()
 	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers))}
+	// One being destroyed is still reported: the master holds it until
+	// the destroy's reply, and must not report it lost before.
 	for _, c := range n.containers {
 		c.mu.Lock()
-		if !c.gone {
-			h.Containers = append(h.Containers, protocol.NodeContainer{ID: c.id, Boot: c.boot, Exited: c.exited, Exit: c.code})
-		}
+		h.Containers = append(h.Containers, protocol.NodeContainer{ID: c.id, Boot: c.boot, Exited: c.exited, Exit: c.code})
 		c.mu.Unlock()
 	}
 	wait := n.calls.Start(ctx, n.conn.Send, protocol.OpNodeHello, h, &rep, nil)
@@ -192,7 +192,7 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 	n.master = rep.Master
 	var drop []*ctr
 	for _, id := range rep.Drop {
-		if c := n.containers[id]; c != nil {
+		if c := n.containers[id]; c != nil && !c.isGone() {
 			drop = append(drop, c)
 		}
 	}

@@ -200,3 +200,25 @@ func mountRun(t *testing.T, mnt, cmd string) string {
 	}
 	return out
 }
+
+// A mount cut off (stopped) past the session timeout finds, when it runs
+// again, that the master collected its session: it says hello again under
+// the same name, shows its container destroyed, and works on.
+func TestMountCutOffPastTimeoutSaysHelloAgain(t *testing.T) {
+	requireFUSE(t)
+	const timeout = 8 * time.Second // above the mount's heartbeat (5s)
+	env := testenv.Start(t, testenv.SessionTimeout(timeout))
+	sock, ns := env.Loc.ContainerdSocket(), env.Namespace()
+	mnt, p := startMountCommand(t, env)
+	startSleeper(t, mnt, "c1")
+	p.signal(t, syscall.SIGSTOP)
+	testenv.Eventually(t, timeout+30*time.Second, "the cut-off session's container is collected", func() bool {
+		return testenv.Inspect(t, sock, ns).Containers == 0
+	})
+	p.signal(t, syscall.SIGCONT)
+	testenv.Eventually(t, 30*time.Second, "the mount shows its container destroyed", func() bool {
+		out, err := shell(10*time.Second, `cat "$1/containers/c1/status"`, mnt)
+		return err == nil && strings.TrimSpace(out) == "destroyed"
+	})
+	startSleeper(t, mnt, "c2")
+}

@@ -47,7 +47,11 @@ func (m *Master) handleClient(account string, in protocol.Incoming) {
 	}
 	switch msg.Kind {
 	case protocol.KindPing:
-		m.srv.Send(in.Peer, m.pong())
+		p := m.pong()
+		if s == nil {
+			p.SetBody(protocol.Pong{Master: m.incarnation, NoSession: true})
+		}
+		m.srv.Send(in.Peer, p)
 		return
 	case protocol.KindBye:
 		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindBye}) // the client may stop waiting

@@ -64,7 +64,11 @@ func (n *Node) lookup(m *protocol.Msg) (*ctr, error) {
 	return c, nil
 }
 
-func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
+// spawn makes and starts a container. recv is when the request arrived: a
+// session ended after it (while the container was being made) undoes it,
+// while a session of the same name taken up again later (a client that
+// said hello again after its session was collected) may spawn.
+func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any, error) {
 	var req protocol.NodeSpawn
 	if err := m.DecodeBody(&req); err != nil {
 		return nil, err
@@ -100,7 +104,8 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 	}
 	c := &ctr{id: req.ID, session: m.Session, rc: rc, procs: map[string]*runtime.Process{}}
 	n.mu.Lock()
-	_, ended := n.ended[m.Session]
+	at, ended := n.ended[m.Session]
+	ended = ended && at.After(recv)
 	if !ended {
 		n.containers[c.id] = c
 	}

@@ -269,6 +269,7 @@ func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
 		// Streams the client feeds must exist before its first chunk,
 		// which may arrive while the request is still being handled.
 		inKey, hasIn := n.preRegister(m)
+		recv := time.Now() // in wire order: a session's end is later than what came before it
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -281,7 +282,7 @@ func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
 					body, after, err = n.fileFetch(ctx, c, m)
 				}
 			} else {
-				body, err = n.request(ctx, m)
+				body, err = n.request(ctx, m, recv)
 			}
 			if err != nil {
 				n.log.Debug("request failed", "op", m.Op, "container", m.Container, "err", err)

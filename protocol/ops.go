@@ -74,6 +74,9 @@ type Offer struct {
 // Pong is the body of a heartbeat answer.
 type Pong struct {
 	Master string `cbor:"1,keyasint,omitempty"` // the master's incarnation (see Offer)
+	// NoSession: the master holds no session under the client's name (it
+	// was collected): the client must say hello again.
+	NoSession bool `cbor:"2,keyasint,omitempty"`
 }
 
 // NodeStats is a node's live load report.

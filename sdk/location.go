@@ -200,7 +200,7 @@ func (l *Location) dispatch(m *protocol.Msg) {
 		l.mu.Unlock()
 		var p protocol.Pong
 		if m.DecodeBody(&p) == nil {
-			l.sawMaster(p.Master)
+			l.sawMaster(p.Master, p.NoSession)
 		}
 	case protocol.KindEvent:
 		l.event(m)
@@ -220,7 +220,7 @@ func (l *Location) event(m *protocol.Msg) {
 			l.mu.Lock()
 			l.offer = o
 			l.mu.Unlock()
-			l.sawMaster(o.Master)
+			l.sawMaster(o.Master, false)
 		}
 	case protocol.EvNodeAdded, protocol.EvNodeGone:
 		var n NodeInfo

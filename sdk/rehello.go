@@ -14,19 +14,22 @@ import (
 // location says hello again under the same session name and takes up its
 // session: calls in flight at the restart fail with ErrUnavailable (their
 // replies are lost), and the containers the master no longer holds (the
-// session was collected, or the node lost them) are marked gone.
+// session was collected, or the node lost them) are marked gone. A
+// heartbeat answer saying the master holds no session under this name (it
+// was collected while the client was cut off) starts the same hello.
 
 // rehelloTimeout bounds the hello (and list) after a master restart.
 const rehelloTimeout = 30 * time.Second
 
 // sawMaster notes the master incarnation of a pong or offer and starts a
-// hello again when it changed.
-func (l *Location) sawMaster(inc string) {
+// hello again when it changed, or when the master no longer holds the
+// session (noSession: it was collected while this client was cut off).
+func (l *Location) sawMaster(inc string, noSession bool) {
 	if inc == "" {
 		return
 	}
 	l.mu.Lock()
-	changed := l.master != "" && l.master != inc && !l.closed && !l.rehelloing
+	changed := l.master != "" && (l.master != inc || noSession) && !l.closed && !l.rehelloing
 	if changed {
 		l.rehelloing = true
 	}
@@ -34,8 +37,8 @@ func (l *Location) sawMaster(inc string) {
 	if !changed {
 		return
 	}
-	l.log.Info("the master restarted: saying hello again", "session", l.session)
-	l.calls.FailAll(fmt.Errorf("the master restarted: %w", ErrUnavailable))
+	l.log.Info("the master restarted or lost the session: saying hello again", "session", l.session)
+	l.calls.FailAll(fmt.Errorf("the master restarted or lost the session: %w", ErrUnavailable))
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

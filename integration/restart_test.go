@@ -134,6 +134,11 @@ func TestNodeAwayWhileMasterForgets(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := runOut(t, ctr, "sh", "-c", startTimeCmd)
+	// One that exits while the node or the master is away.
+	short, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("sh", "-c", "sleep 3; exit 7"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	gone := exec.Command(testenv.Binary(t), "run", "busybox", "sh", "-c", "echo started; sleep 1000")
 	gone.Env = append(os.Environ(), "TFFS_DIR="+r.clientDir)
 	stdout, _ := gone.StdoutPipe()
@@ -150,12 +155,12 @@ func TestNodeAwayWhileMasterForgets(t *testing.T) {
 	r.killMaster()
 	r.startMaster()
 	r.master.waitOutput(t, timeout+30*time.Second, "session timed out")
-	if n := r.containers(); n != 2 {
-		t.Fatalf("%d containers while the node is away, want 2", n)
+	if n := r.containers(); n != 3 {
+		t.Fatalf("%d containers while the node is away, want 3", n)
 	}
 	r.node.signal(t, syscall.SIGCONT)
 	testenv.Eventually(t, 30*time.Second, "the forgotten container is removed by the node", func() bool {
-		return r.containers() == 1
+		return r.containers() == 2
 	})
 	testenv.Eventually(t, 30*time.Second, "the live session's container answers", func() bool {
 		out, code, err := ctr.Run(testenv.Ctx(t, 5*time.Second), "sh", "-c", startTimeCmd)
@@ -165,6 +170,9 @@ func TestNodeAwayWhileMasterForgets(t *testing.T) {
 	case <-ctr.Gone():
 		t.Fatal("the live session's container was reported gone")
 	default:
+	}
+	if code, err := short.Wait(ctx); err != nil || code != 7 {
+		t.Fatalf("the exit while away: %d %v, want 7", code, err)
 	}
 }
 

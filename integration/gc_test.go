@@ -63,8 +63,10 @@ func TestHeartbeatKeepsSessionAlive(t *testing.T) {
 }
 
 // A node daemon killed with SIGKILL and started again removes the orphans
-// it left in containerd, and the owning session is told its container ended.
+// it left in containerd, and the owning sessions are told their containers
+// ended: an SDK client (Gone, OnContainerGone) and a mount (status).
 func TestNodeRestartLeavesNoOrphans(t *testing.T) {
+	requireFUSE(t)
 	env := testenv.Start(t, testenv.NoNode())
 	bin := testenv.Binary(t)
 	ctdDir, _ := os.MkdirTemp("/tmp", "tffs-ctd-")
@@ -97,7 +99,8 @@ func TestNodeRestartLeavesNoOrphans(t *testing.T) {
 	}
 	node := startNode()
 	defer func() { node.Process.Kill(); node.Wait() }()
-	loc := env.Connect(t)
+	goneReasons := make(chan string, 1)
+	loc := env.Connect(t, sdk.OnContainerGone(func(_ *sdk.Container, reason string) { goneReasons <- reason }))
 	testenv.Eventually(t, 30*time.Second, "node n2 in the offer", func() bool {
 		o, _ := loc.RefreshOffer(ctx)
 		return len(o.Nodes) == 1
@@ -109,7 +112,9 @@ func TestNodeRestartLeavesNoOrphans(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st := testenv.Inspect(t, ctd.Socket(), "tffs-n2"); st.Containers != 1 {
+	mnt, _ := startMountCommand(t, env)
+	startSleeper(t, mnt, "c1")
+	if st := testenv.Inspect(t, ctd.Socket(), "tffs-n2"); st.Containers != 2 {
 		t.Fatalf("before the kill: %+v", st)
 	}
 	node.Process.Signal(syscall.SIGKILL)
@@ -123,6 +128,16 @@ func TestNodeRestartLeavesNoOrphans(t *testing.T) {
 	if _, err := ctr.Wait(ctx); !errors.Is(err, sdk.ErrUnavailable) {
 		t.Fatalf("wait on a lost container: %v", err)
 	}
+	select {
+	case reason := <-goneReasons:
+		t.Logf("OnContainerGone: %s", reason)
+	case <-time.After(30 * time.Second):
+		t.Fatal("OnContainerGone was not called")
+	}
+	testenv.Eventually(t, 30*time.Second, "the mount shows its container destroyed", func() bool {
+		out, err := shell(10*time.Second, `cat "$1/containers/c1/status"`, mnt)
+		return err == nil && strings.TrimSpace(out) == "destroyed"
+	})
 	testenv.Eventually(t, 30*time.Second, "no orphans in containerd", func() bool {
 		return testenv.Inspect(t, ctd.Socket(), "tffs-n2").Containers == 0
 	})

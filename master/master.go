@@ -68,6 +68,9 @@ type Master struct {
 	diffIDs  flight[string] // diff_id computations in progress, by layer digest
 	limits   atomic.Pointer[Limits]
 	warn     protocol.WarnLimiter
+	// incarnation changes on every start: peers that see it change
+	// know the master restarted (see Pong).
+	incarnation string
 
 	running  atomic.Bool   // Run's loop serves m.do
 	stopping chan struct{} // closed when Run starts to stop
@@ -108,7 +111,7 @@ func New(cfg Config) (*Master, error) {
 		return nil, err
 	}
 	m := &Master{
-		cfg: cfg, log: cfg.Log, keys: keys, store: st, layerDir: layerDir,
+		cfg: cfg, log: cfg.Log, keys: keys, store: st, layerDir: layerDir, incarnation: randomID(8),
 		do: make(chan func(), 64), stopping: make(chan struct{}), streams: protocol.NewStreams(), calls: protocol.NewCalls(),
 		accounts: map[string]string{}, nodeKeys: map[string]string{},
 		sessions: map[string]*session{}, nodes: map[string]*node{}, containers: map[string]*container{},
@@ -121,7 +124,10 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.limits.Store(&cfg.Limits)
 	m.srv.SetRouteIdle(max(time.Hour, 2*cfg.SessionTimeout))
-	if err := m.loadKeys(); err != nil {
+	if err := m.loadKeys(); err == nil {
+		err = m.restore()
+	}
+	if err != nil {
 		m.srv.Close()
 		st.close()
 		return nil, err
@@ -171,9 +177,8 @@ func (m *Master) Run(ctx context.Context) (err error) {
 
 func (m *Master) shutdown() {
 	close(m.stopping)
-	for id := range m.sessions {
-		m.endSession(id, "master stopping")
-	}
+	// Sessions and their containers outlive the master: they are in the
+	// store, and a restarted master takes them up again (see restore).
 	m.streams.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	m.calls.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes

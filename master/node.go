@@ -32,7 +32,7 @@ func (m *Master) handleNode(name string, in protocol.Incoming) {
 	n.lastSeen = time.Now()
 	switch msg.Kind {
 	case protocol.KindPing:
-		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindPong})
+		m.srv.Send(in.Peer, m.pong())
 	case protocol.KindBye:
 		if n.online {
 			m.log.Info("node left", "node", n.name)
@@ -77,7 +77,8 @@ func (m *Master) nodeHello(n *node, in protocol.Incoming) {
 	}
 	wasOnline := n.online
 	n.peer, n.boot, n.online, n.stats = in.Peer, h.Boot, true, h.Stats
-	m.reply(in.Peer, in.Msg, protocol.Empty{}, nil)
+	drop := m.settle(n, h.Containers)
+	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop}, nil)
 	if !wasOnline {
 		m.log.Info("node joined", "node", n.name)
 		info := m.nodeInfo(n)
@@ -102,9 +103,12 @@ func (m *Master) nodeGone(n *node, reason string) {
 
 // dropNodeContainers forgets the node's containers and tells their sessions.
 func (m *Master) dropNodeContainers(n *node, reason string) {
+	var ids []string
+	defer func() { m.unsave("", ids) }()
 	for id, c := range m.containers {
 		if c.node == n.name {
 			delete(m.containers, id)
+			ids = append(ids, id)
 			if s := m.sessions[c.session]; s != nil {
 				delete(s.names, c.name)
 				m.event(c.session, protocol.EvContainerGone, protocol.ContainerGone{Container: id, Reason: reason})
@@ -123,6 +127,8 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 			var rep protocol.SpawnReply
 			msg.DecodeBody(&rep)
 			c.booted(rep.Boot)
+			c.restored = false
+			m.saveContainer(c)
 			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot})
 		}
 	case msg.Op == protocol.OpDestroy && c != nil && msg.Err == nil:
@@ -133,6 +139,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 		var rep protocol.BootReply
 		msg.DecodeBody(&rep)
 		c.booted(rep.Boot)
+		m.saveContainer(c)
 	}
 	if _, ok := m.sessions[msg.Session]; ok {
 		m.srv.Send(msg.Session, msg)
@@ -141,6 +148,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 
 func (m *Master) forget(c *container) {
 	delete(m.containers, c.id)
+	m.unsave("", []string{c.id})
 	if s := m.sessions[c.session]; s != nil && s.names[c.name] == c.id {
 		delete(s.names, c.name)
 	}
@@ -160,6 +168,7 @@ func (m *Master) nodeEvent(n *node, msg *protocol.Msg) {
 		if msg.DecodeBody(&ev) == nil {
 			if c := m.containers[ev.Container]; c != nil && c.node == n.name {
 				c.exitedEvent(ev)
+				m.saveContainer(c)
 			}
 		}
 	case protocol.EvProcExit:
@@ -192,7 +201,7 @@ func (m *Master) nodeInfo(n *node) protocol.NodeInfo {
 
 // offer is the live resource offer: online nodes, best first.
 func (m *Master) offer() protocol.Offer {
-	var o protocol.Offer
+	o := protocol.Offer{Master: m.incarnation}
 	for _, n := range m.nodes {
 		if n.online {
 			o.Nodes = append(o.Nodes, m.nodeInfo(n))
@@ -278,6 +287,7 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting"}
 	m.containers[id] = c
 	s.names[name] = id
+	m.saveContainer(c)
 	fwd := &protocol.Msg{Kind: protocol.KindRequest, ID: msg.ID, Op: protocol.OpSpawn, Session: s.id, Container: id}
 	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account}); err != nil {
 		m.forget(c)

@@ -29,6 +29,7 @@ type container struct {
 	boot, exitedBoot               int               // the newest boot the node named, and the last one seen exiting
 	procs                          map[string]bool   // processes started with exec and not yet exited
 	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
+	restored                       bool              // read from the store and not yet confirmed by its node
 }
 
 func (m *Master) handleClient(account string, in protocol.Incoming) {
@@ -46,7 +47,11 @@ func (m *Master) handleClient(account string, in protocol.Incoming) {
 	}
 	switch msg.Kind {
 	case protocol.KindPing:
-		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindPong})
+		p := m.pong()
+		if s == nil {
+			p.SetBody(protocol.Pong{Master: m.incarnation, NoSession: true})
+		}
+		m.srv.Send(in.Peer, p)
 		return
 	case protocol.KindBye:
 		m.srv.Send(in.Peer, &protocol.Msg{Kind: protocol.KindBye}) // the client may stop waiting
@@ -83,6 +88,7 @@ func (m *Master) hello(account string, in protocol.Incoming) {
 	if s == nil {
 		s = &session{id: in.Peer, account: account, key: in.Key, lastSeen: time.Now(), names: map[string]string{}, pending: map[string]int64{}}
 		m.sessions[in.Peer] = s
+		m.saveSession(s)
 		m.log.Info("session started", "account", account, "key", protocol.ShortKey(in.Key))
 		m.log.Debug("session id", "session", s.id)
 	}
@@ -162,7 +168,7 @@ func (m *Master) list(s *session) protocol.ContainerList {
 }
 
 func (c *container) info() protocol.ContainerInfo {
-	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag}
+	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag, Boot: c.boot}
 }
 
 // endSession garbage-collects everything the session made.
@@ -173,12 +179,15 @@ func (m *Master) endSession(id, reason string) {
 	}
 	delete(m.sessions, id)
 	nodes := map[string]bool{}
+	var ids []string
 	for cid, c := range m.containers {
 		if c.session == id {
 			nodes[c.node] = true
 			delete(m.containers, cid)
+			ids = append(ids, cid)
 		}
 	}
+	m.unsave(id, ids)
 	for name := range nodes {
 		if n := m.nodes[name]; n != nil && n.online {
 			m.sendNode(n, protocol.OpSessionEnd, protocol.SessionEnd{Session: id})
@@ -207,6 +216,14 @@ func (m *Master) endKeySessions(keys map[string]bool, reason string) {
 		}
 		m.endSession(id, reason)
 	}
+}
+
+// pong answers a heartbeat with the master's incarnation, so a peer that
+// sees it change knows the master restarted.
+func (m *Master) pong() *protocol.Msg {
+	p := &protocol.Msg{Kind: protocol.KindPong}
+	p.SetBody(protocol.Pong{Master: m.incarnation})
+	return p
 }
 
 // sendNode sends a master-originated request to a node; the reply is ignored.

@@ -15,7 +15,8 @@ var (
 	bucketImages   = []byte("images")   // account NUL name → CBOR protocol.Image
 )
 
-// store persists accounts, nodes and image descriptions in bbolt.
+// store persists accounts, nodes, image descriptions, sessions and
+// containers (with their tags) in bbolt.
 type store struct {
 	db *bolt.DB
 }
@@ -26,7 +27,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAccounts, bucketNodes, bucketImages} {
+		for _, b := range [][]byte{bucketAccounts, bucketNodes, bucketImages, bucketSessions, bucketContainers} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

@@ -19,11 +19,14 @@ type ctr struct {
 	session string
 	rc      *runtime.Container
 
-	mu    sync.Mutex
-	boot  int // incremented on every reboot/reset, so a stale exit is not reported
-	procs map[string]*runtime.Process
-	gone  bool
-	outs  []*protocol.Sender // the current boot's stdout and stderr streams
+	mu   sync.Mutex
+	boot int // incremented on every reboot/reset, so a stale exit is not reported
+	// exited and code: the current boot's main process has exited, with code.
+	exited bool
+	code   int
+	procs  map[string]*runtime.Process
+	gone   bool
+	outs   []*protocol.Sender // the current boot's stdout and stderr streams
 }
 
 // outputs makes the stream writers for a boot's stdout and stderr (nil
@@ -61,7 +64,11 @@ func (n *Node) lookup(m *protocol.Msg) (*ctr, error) {
 	return c, nil
 }
 
-func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
+// spawn makes and starts a container. recv is when the request arrived: a
+// session ended after it (while the container was being made) undoes it,
+// while a session of the same name taken up again later (a client that
+// said hello again after its session was collected) may spawn.
+func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any, error) {
 	var req protocol.NodeSpawn
 	if err := m.DecodeBody(&req); err != nil {
 		return nil, err
@@ -97,7 +104,8 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg) (any, error) {
 	}
 	c := &ctr{id: req.ID, session: m.Session, rc: rc, procs: map[string]*runtime.Process{}}
 	n.mu.Lock()
-	_, ended := n.ended[m.Session]
+	at, ended := n.ended[m.Session]
+	ended = ended && at.After(recv)
 	if !ended {
 		n.containers[c.id] = c
 	}
@@ -129,6 +137,7 @@ func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64,
 	c.mu.Lock()
 	c.boot++
 	boot := c.boot
+	c.exited = false
 	c.outs = nil
 	for _, s := range []*protocol.Sender{stdout, stderr} {
 		if s != nil {
@@ -147,6 +156,9 @@ func (n *Node) startBoot(ctx context.Context, c *ctr, stdoutID, stderrID uint64,
 		release(nil)
 		c.mu.Lock()
 		current := c.boot == boot && !c.gone
+		if current && err == nil {
+			c.exited, c.code = true, code
+		}
 		c.mu.Unlock()
 		if err != nil || !current {
 			return
@@ -235,6 +247,12 @@ func (n *Node) signal(ctx context.Context, c *ctr, m *protocol.Msg) (any, error)
 		return nil, err
 	}
 	return protocol.Empty{}, p.Kill(ctx, syscall.Signal(req.Signal))
+}
+
+func (c *ctr) isGone() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.gone
 }
 
 func (c *ctr) proc(id string) (*runtime.Process, error) {

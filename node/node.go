@@ -57,10 +57,12 @@ type Node struct {
 	mu         sync.Mutex
 	socket     string // containerd socket in use
 	containers map[string]*ctr
+	master     string               // the master's incarnation, as its last hello reply named it
 	ended      map[string]time.Time // sessions the master ended, so a late spawn is undone
 	imageLocks map[string]*sync.Mutex
 
-	fetchSent atomic.Int64 // file bytes sent to fetches
+	fetchSent atomic.Int64  // file bytes sent to fetches
+	helloNow  chan struct{} // a hello is due at once: the master restarted
 
 	wg sync.WaitGroup
 }
@@ -92,7 +94,7 @@ func New(cfg Config) (*Node, error) {
 	rand.Read(b)
 	return &Node{
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), keys: keys, boot: hex.EncodeToString(b),
-		calls: protocol.NewCalls(), streams: protocol.NewStreams(),
+		calls: protocol.NewCalls(), streams: protocol.NewStreams(), helloNow: make(chan struct{}, 1),
 		containers: map[string]*ctr{}, ended: map[string]time.Time{}, imageLocks: map[string]*sync.Mutex{},
 	}, nil
 }
@@ -218,6 +220,8 @@ func (n *Node) Run(ctx context.Context) (err error) {
 			if ctrdDone == nil {
 				n.goProbe(ctx, sock)
 			}
+		case <-n.helloNow:
+			n.goHello(ctx, cpu, false)
 		}
 	}
 }
@@ -233,19 +237,63 @@ func (n *Node) goHello(ctx context.Context, cpu *cpuSampler, first bool) {
 	}()
 }
 
-// hello (re-)registers with the master and reports live stats.
+// hello (re-)registers with the master, reports live stats and the
+// containers the node runs, and destroys those the master says it does
+// not know (its session ended while the node was away, or a restarted
+// master has no record of them).
 func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
-	n.mu.Lock()
-	count := len(n.containers)
-	n.mu.Unlock()
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, count)}
-	err := n.calls.Call(ctx, n.conn.Send, protocol.OpNodeHello, h, nil, nil)
-	if err != nil {
-		n.log.Warn("hello to master failed", "err", err)
+	var rep protocol.NodeHelloReply
+	// The report is sent under n.mu, so it is on the wire before the reply
+	// to any spawn whose container it lacks: the master never takes a
+	// spawn it answered for one the node lost.
+	n.mu.Lock()
+	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers))}
+	// One being destroyed is still reported: the master holds it until
+	// the destroy's reply, and must not report it lost before.
+	for _, c := range n.containers {
+		c.mu.Lock()
+		h.Containers = append(h.Containers, protocol.NodeContainer{ID: c.id, Boot: c.boot, Exited: c.exited, Exit: c.code})
+		c.mu.Unlock()
 	}
-	return err
+	wait := n.calls.Start(ctx, n.conn.Send, protocol.OpNodeHello, h, &rep, nil)
+	n.mu.Unlock()
+	if err := wait(); err != nil {
+		n.log.Warn("hello to master failed", "err", err)
+		return err
+	}
+	n.mu.Lock()
+	n.master = rep.Master
+	var drop []*ctr
+	for _, id := range rep.Drop {
+		if c := n.containers[id]; c != nil && !c.isGone() {
+			drop = append(drop, c)
+		}
+	}
+	n.mu.Unlock()
+	for _, c := range drop {
+		n.destroy(ctx, c, "unknown to the master")
+	}
+	return nil
+}
+
+// pong notes the master's incarnation in a heartbeat answer: a new one
+// means the master restarted, and is told at once what the node runs.
+func (n *Node) pong(m *protocol.Msg) {
+	var p protocol.Pong
+	if m.DecodeBody(&p) != nil || p.Master == "" {
+		return
+	}
+	n.mu.Lock()
+	restarted := n.master != "" && n.master != p.Master
+	n.mu.Unlock()
+	if restarted {
+		select {
+		case n.helloNow <- struct{}{}:
+		default:
+		}
+	}
 }
 
 func (n *Node) shutdown() {
@@ -288,12 +336,15 @@ func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
 	switch m.Kind {
 	case protocol.KindReply:
 		n.calls.Resolve(m)
+	case protocol.KindPong:
+		n.pong(m)
 	case protocol.KindData, protocol.KindAck:
 		n.streams.Dispatch(m.Session, m)
 	case protocol.KindRequest:
 		// Streams the client feeds must exist before its first chunk,
 		// which may arrive while the request is still being handled.
 		inKey, hasIn := n.preRegister(m)
+		recv := time.Now() // in wire order: a session's end is later than what came before it
 		n.wg.Add(1)
 		go func() {
 			defer n.wg.Done()
@@ -306,7 +357,7 @@ func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
 					body, after, err = n.fileFetch(ctx, c, m)
 				}
 			} else {
-				body, err = n.request(ctx, m)
+				body, err = n.request(ctx, m, recv)
 			}
 			if err != nil {
 				n.log.Debug("request failed", "op", m.Op, "container", m.Container, "err", err)

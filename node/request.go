@@ -3,15 +3,17 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tffs/tffs/protocol"
 )
 
-// request carries out one request from the master and returns the reply body.
-func (n *Node) request(ctx context.Context, m *protocol.Msg) (any, error) {
+// request carries out one request from the master, received at recv, and
+// returns the reply body.
+func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (any, error) {
 	switch m.Op {
 	case protocol.OpSpawn:
-		return n.spawn(ctx, m)
+		return n.spawn(ctx, m, recv)
 	case protocol.OpSessionEnd:
 		return n.sessionEnd(ctx, m)
 	}

@@ -30,7 +30,7 @@ const (
 	OpFileRename   = "file.rename" // RenameRequest → {}
 
 	// Node ↔ master.
-	OpNodeHello  = "node.hello"  // NodeHello → {}
+	OpNodeHello  = "node.hello"  // NodeHello → NodeHelloReply
 	OpNodeStats  = "node.stats"  // event NodeStats
 	OpLayerGet   = "layer.get"   // node → master: LayerGetRequest → {} then stream master→node
 	OpSessionEnd = "session.end" // master → node: SessionEnd → {}
@@ -66,6 +66,17 @@ type NodeInfo struct {
 // Offer is the resource offer: what a session can use in the location.
 type Offer struct {
 	Nodes []NodeInfo `cbor:"1,keyasint"`
+	// Master is the master's incarnation: it changes each time the master
+	// starts, so a client that sees another one says hello again.
+	Master string `cbor:"2,keyasint,omitempty"`
+}
+
+// Pong is the body of a heartbeat answer.
+type Pong struct {
+	Master string `cbor:"1,keyasint,omitempty"` // the master's incarnation (see Offer)
+	// NoSession: the master holds no session under the client's name (it
+	// was collected): the client must say hello again.
+	NoSession bool `cbor:"2,keyasint,omitempty"`
 }
 
 // NodeStats is a node's live load report.
@@ -83,6 +94,26 @@ type NodeHello struct {
 	Name  string    `cbor:"1,keyasint"`
 	Boot  string    `cbor:"2,keyasint"` // changes each time the node daemon starts
 	Stats NodeStats `cbor:"3,keyasint"`
+	// Containers are the containers the node runs, so a master that
+	// restarted or forgot some can settle its records with the node's.
+	Containers []NodeContainer `cbor:"4,keyasint,omitempty"`
+}
+
+// NodeContainer is a node's report of one container it runs: the node's
+// word wins for the runtime state (boot, running or exited).
+type NodeContainer struct {
+	ID     string `cbor:"1,keyasint"`
+	Boot   int    `cbor:"2,keyasint,omitempty"` // the current boot's number
+	Exited bool   `cbor:"3,keyasint,omitempty"` // that boot's main process has exited
+	Exit   int    `cbor:"4,keyasint,omitempty"` // its exit code
+}
+
+// NodeHelloReply answers a node's hello.
+type NodeHelloReply struct {
+	Master string `cbor:"1,keyasint,omitempty"` // the master's incarnation (see Offer)
+	// Drop names the reported containers the master does not know: the
+	// node destroys them.
+	Drop []string `cbor:"2,keyasint,omitempty"`
 }
 
 // Layer describes one image layer blob.
@@ -202,6 +233,7 @@ type ContainerInfo struct {
 	Exit   int    `cbor:"6,keyasint"`
 	Exited bool   `cbor:"7,keyasint"`
 	Tag    string `cbor:"8,keyasint,omitempty"`
+	Boot   int    `cbor:"9,keyasint,omitempty"` // the current boot's number
 }
 
 // ContainerList lists the session's containers.

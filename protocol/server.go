@@ -185,7 +185,7 @@ func (s *Server) send(sock *zmq.Socket, log *slog.Logger, o outgoing) {
 	switch o.op {
 	case opSend:
 		r := s.routes[o.peer]
-		if r == nil {
+		if r == nil || r.conn == "" {
 			log.Debug("transport: no connection for a session: dropped")
 			return
 		}
@@ -195,6 +195,11 @@ func (s *Server) send(sock *zmq.Socket, log *slog.Logger, o outgoing) {
 	case opForget:
 		if r := s.routes[o.peer]; r != nil {
 			s.drop(o.peer, r)
+		}
+	case opBind:
+		if s.routes[o.peer] == nil {
+			s.routes[o.peer] = &route{key: string(o.data), seen: time.Now()}
+			s.perKey[string(o.data)]++
 		}
 	}
 }
@@ -213,6 +218,11 @@ func (s *Server) Revoke(pub string) { zmq.AuthCurveRemove(s.domain, pub) }
 // Forget unbinds a session name from its key once its session is over.
 // Messages queued for it before are still delivered.
 func (s *Server) Forget(session string) { s.p.queue(opForget, session, nil) }
+
+// Bind binds a session name to a key before its client speaks again, as
+// for a session a restarted master restores: only that key may then use
+// the name. A name already bound is left as it is.
+func (s *Server) Bind(session, key string) { s.p.queue(opBind, session, []byte(key)) }
 
 // SetRouteIdle sets how long a session name may be silent before the
 // server may forget it to make room for its key's new sessions (default 1h).

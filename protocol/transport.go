@@ -30,7 +30,8 @@ const (
 var transportSeq atomic.Uint64
 
 // outgoing is a message for the socket goroutine. On a server, peer is the
-// session name the message goes to (opSend) or to forget (opForget); on a
+// session name the message goes to (opSend), to forget (opForget) or to
+// bind to a key (opBind); on a
 // client it is the client's session name, sent as the first frame of every
 // message.
 type outgoing struct {
@@ -43,6 +44,7 @@ type outgoing struct {
 const (
 	opSend   = "s"
 	opForget = "f"
+	opBind   = "b" // server: bind the session name peer to the key in data
 )
 
 // pump owns one ZeroMQ socket in one goroutine and moves messages between it

@@ -180,3 +180,32 @@ func recvIn(t *testing.T, srv *Server) Incoming {
 		return Incoming{}
 	}
 }
+
+// A name bound with Bind (a session a restarted master restores) is its
+// key's before its client speaks again: another key is refused, the owner
+// takes it up, and what is sent to it before then is dropped.
+func TestTransportBindRestoresOwnership(t *testing.T) {
+	srv, skp := testServer(t)
+	ownerKey, _ := NewKeyPair()
+	thiefKey, _ := NewKeyPair()
+	srv.Allow(ownerKey.Public)
+	srv.Allow(thiefKey.Public)
+	srv.Bind("sess-r", ownerKey.Public)
+	srv.Send("sess-r", &Msg{Kind: KindEvent, Op: "nobody-there"})
+
+	thief := dialT(t, srv, skp, thiefKey, "sess-r")
+	req, _ := NewRequest(1, OpHello, HelloRequest{})
+	thief.Send(req)
+	if r := recvT(t, thief.Recv()); r.Kind != KindReply || !errors.Is(r.Err, ErrPermission) {
+		t.Fatalf("thief got %+v, want a permission error", r)
+	}
+	owner := dialT(t, srv, skp, ownerKey, "sess-r")
+	owner.Send(&Msg{Kind: KindPing})
+	if in := recvIn(t, srv); in.Peer != "sess-r" || in.Key != ownerKey.Public {
+		t.Fatalf("got %q from %q", in.Peer, in.Key)
+	}
+	srv.Send("sess-r", &Msg{Kind: KindEvent, Op: "for-owner"})
+	if m := recvT(t, owner.Recv()); m.Op != "for-owner" {
+		t.Fatalf("owner got %+v", m)
+	}
+}

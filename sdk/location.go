@@ -33,6 +33,8 @@ type Location struct {
 	early      map[string]protocol.ContainerExit // exits that beat their spawn's reply
 	closed     bool
 	lastPong   time.Time
+	master     string // the master's incarnation (see rehello.go)
+	rehelloing bool   // a hello after a master restart is under way
 
 	byeAck    chan struct{} // the master's answer to our goodbye
 	callbacks *callbackQueue
@@ -91,7 +93,7 @@ func Connect(ctx context.Context, opts ...Option) (*Location, error) {
 		return nil, fmt.Errorf("hello: %w", err)
 	}
 	l.mu.Lock()
-	l.offer = offer
+	l.offer, l.master = offer, offer.Master
 	l.mu.Unlock()
 	return l, nil
 }
@@ -196,6 +198,10 @@ func (l *Location) dispatch(m *protocol.Msg) {
 		l.mu.Lock()
 		l.lastPong = time.Now()
 		l.mu.Unlock()
+		var p protocol.Pong
+		if m.DecodeBody(&p) == nil {
+			l.sawMaster(p.Master, p.NoSession)
+		}
 	case protocol.KindEvent:
 		l.event(m)
 	case protocol.KindBye:
@@ -214,6 +220,7 @@ func (l *Location) event(m *protocol.Msg) {
 			l.mu.Lock()
 			l.offer = o
 			l.mu.Unlock()
+			l.sawMaster(o.Master, false)
 		}
 	case protocol.EvNodeAdded, protocol.EvNodeGone:
 		var n NodeInfo

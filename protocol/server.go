@@ -208,12 +208,12 @@ func (s *Server) send(sock *zmq.Socket, log *slog.Logger, o outgoing) {
 func (s *Server) Addr() string { return s.addr }
 
 // Allow admits a public key at the handshake.
-func (s *Server) Allow(pub string) { zmq.AuthCurveAdd(s.domain, pub) }
+func (s *Server) Allow(pub string) { zap.add(s.domain, pub) }
 
 // Revoke stops admitting a public key at the handshake. Its connections
 // stay up until they close, and what they send still arrives with the key,
 // for the caller to refuse; the caller Forgets its sessions as they end.
-func (s *Server) Revoke(pub string) { zmq.AuthCurveRemove(s.domain, pub) }
+func (s *Server) Revoke(pub string) { zap.remove(s.domain, pub) }
 
 // Forget unbinds a session name from its key once its session is over.
 // Messages queued for it before are still delivered.
@@ -243,5 +243,5 @@ func (s *Server) Send(peer string, m *Msg) error {
 // Close stops the server's goroutines and closes its socket.
 func (s *Server) Close() {
 	s.p.close()
-	zmq.AuthCurveRemoveAll(s.domain)
+	zap.removeAll(s.domain)
 }

@@ -262,26 +262,6 @@ func recvWithUser(sock *zmq.Socket) ([][]byte, string, error) {
 	}
 }
 
-var authOnce sync.Once
-var authErr error
-
-// startAuth starts the process-wide ZAP handler once. It admits only keys
-// added with AuthCurveAdd for the socket's domain and stamps each
-// connection's messages with its public key as User-Id.
-func startAuth() error {
-	authOnce.Do(func() {
-		zmq.AuthSetMetadataHandler(func(version, requestID, domain, address, identity, mechanism string, credentials ...string) map[string]string {
-			md := map[string]string{}
-			if mechanism == "CURVE" && len(credentials) > 0 && len(credentials[0]) == 32 {
-				md["User-Id"] = zmq.Z85encode(credentials[0])
-			}
-			return md
-		})
-		authErr = zmq.AuthStart()
-	})
-	return authErr
-}
-
 // Client is a DEALER connection to a master.
 type Client struct {
 	p       *pump

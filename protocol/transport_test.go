@@ -130,8 +130,12 @@ func TestTransportBindsSessionToKey(t *testing.T) {
 	// The victim's key from a new connection resumes the name.
 	again := dialT(t, srv, skp, victimKey, "sess-v")
 	again.Send(&Msg{Kind: KindPing})
-	if in := recvIn(t, srv); in.Peer != "sess-v" {
-		t.Fatalf("got %q", in.Peer)
+	// A new connection is a new link: the old one is reset first.
+	if in := recvIn(t, srv); in.Peer != "sess-v" || in.Msg.Kind != KindLinkReset || !errors.Is(in.Msg.Err, ErrUnavailable) {
+		t.Fatalf("got %q %v", in.Peer, in.Msg.Kind)
+	}
+	if in := recvIn(t, srv); in.Peer != "sess-v" || in.Msg.Kind != KindPing {
+		t.Fatalf("got %q %v", in.Peer, in.Msg.Kind)
 	}
 	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "to-new"})
 	if m := recvT(t, again.Recv()); m.Op != "to-new" {

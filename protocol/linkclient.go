@@ -102,6 +102,9 @@ func (c *clientLink) receive(frames [][]byte) {
 // reconnected resends what the server may have missed.
 func (c *clientLink) reconnected() {
 	c.end.sendAck(true)
+	if len(c.end.buf) > 0 {
+		c.end.resend(time.Now())
+	}
 }
 
 func (c *clientLink) tick(now time.Time) {

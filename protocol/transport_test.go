@@ -184,3 +184,47 @@ func recvIn(t *testing.T, srv *Server) Incoming {
 		return Incoming{}
 	}
 }
+
+// A client whose server restarted (a new incarnation on the same address)
+// is told its link was reset, with ErrUnavailable, instead of having its
+// messages silently lost; a new link then works.
+func TestTransportServerRestartResetsLink(t *testing.T) {
+	skp, _ := NewKeyPair()
+	ckp, _ := NewKeyPair()
+	domain := "test-" + t.Name()
+	srv, err := Listen("tcp://127.0.0.1:*", skp, domain, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Allow(ckp.Public)
+	addr := srv.Addr()
+	c := dialT(t, srv, skp, ckp, "sess-r")
+	c.Send(&Msg{Kind: KindPing})
+	in := recvIn(t, srv)
+	srv.Send(in.Peer, &Msg{Kind: KindPong})
+	if m := recvT(t, c.Recv()); m.Kind != KindPong {
+		t.Fatalf("got %v", m.Kind)
+	}
+	srv.Close()
+
+	srv2, err := Listen(addr, skp, domain, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv2.Close)
+	srv2.Allow(ckp.Public)
+	req, _ := NewRequest(3, OpHello, HelloRequest{})
+	c.Send(req) // meant for the old server: must not be taken as part of a new link
+	m := recvT(t, c.Recv())
+	if m.Kind != KindLinkReset || !errors.Is(m.Err, ErrUnavailable) {
+		t.Fatalf("client got %v %v, want a link reset", m.Kind, m.Err)
+	}
+	in = recvIn(t, srv2) // the new link starts with a ping
+	if in.Msg.Kind != KindPing {
+		t.Fatalf("new server got %v first", in.Msg.Kind)
+	}
+	c.Send(req)
+	if in := recvIn(t, srv2); in.Msg.Kind != KindRequest || in.Msg.ID != 3 {
+		t.Fatalf("new server got %+v", in.Msg)
+	}
+}

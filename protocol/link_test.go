@@ -263,3 +263,27 @@ func TestLinkHeaderRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// A writer waiting for credit that will never come (the reader is gone)
+// fails when the stream is closed, instead of blocking for good.
+func TestSenderCloseReleasesBlockedWriter(t *testing.T) {
+	snd := NewSender(1, Msg{}, func(*Msg) error { return nil })
+	done := make(chan error, 1)
+	go func() {
+		_, err := snd.Write(make([]byte, (Window+1)*ChunkSize))
+		done <- err
+	}()
+	for {
+		snd.mu.Lock()
+		full := snd.seq == Window
+		snd.mu.Unlock()
+		if full {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	snd.Close(nil)
+	if err := <-done; !errors.Is(err, ErrInvalid) {
+		t.Fatalf("blocked write ended with %v", err)
+	}
+}

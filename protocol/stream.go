@@ -21,10 +21,10 @@ type Sender struct {
 	send     func(*Msg) error
 	template Msg
 
-	mu     sync.Mutex
-	seq    uint64 // last chunk sent
-	acked  uint64 // last chunk acknowledged
-	err    error  // set when the stream was aborted
+	mu      sync.Mutex
+	seq     uint64 // last chunk sent
+	acked   uint64 // last chunk acknowledged
+	err     error  // set when the stream was aborted
 	credit  chan struct{}
 	done    chan struct{}
 	closing chan struct{} // closed by Close: a blocked writer gives up

@@ -13,8 +13,9 @@ const resyncTimeout = 30 * time.Second
 
 // linkReset runs when the transport declared the link to the master broken
 // (see the protocol package doc): messages in flight may be lost, so every
-// open call and stream fails with ErrUnavailable, and the containers' exits
-// are read again from the master, so no Wait waits for a lost event.
+// open call, stream and process fails with ErrUnavailable, and the
+// containers' exits are read again from the master, so no Wait waits for a
+// lost event.
 func (l *Location) linkReset(why *protocol.Error) {
 	var cause error = ErrUnavailable
 	if why != nil {
@@ -23,6 +24,17 @@ func (l *Location) linkReset(why *protocol.Error) {
 	err := fmt.Errorf("connection to the master reset: %w", cause)
 	l.calls.FailAll(err)
 	l.streams.FailAll(err)
+	// A process's exit may have been lost and cannot be read again:
+	// its Wait fails with ErrUnavailable.
+	for _, c := range l.Containers() {
+		c.mu.Lock()
+		procs := c.procs
+		c.procs = map[string]*Process{}
+		c.mu.Unlock()
+		for _, p := range procs {
+			p.finish(-1)
+		}
+	}
 	l.wg.Add(1)
 	go func() {
 		defer l.wg.Done()

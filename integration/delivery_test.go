@@ -15,6 +15,7 @@ import (
 
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/node"
+	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
 )
 
@@ -68,7 +69,8 @@ func sum(b []byte) string { s := sha256.Sum256(b); return hex.EncodeToString(s[:
 // Messages in flight while the client↔master or master↔node connection is
 // cut (0.1 s to 5 s) are delivered intact, or the call fails with
 // ErrUnavailable: a 100 MB put and fetch, a 32 MB stdout stream, a
-// process's stdin and exit events. Afterwards the session works and
+// process's stdin and exit events. A cut past protocol.LinkTimeout fails
+// what is in flight with ErrUnavailable. Afterwards the session works and
 // leaves nothing behind in containerd.
 func TestDeliveryAcrossConnectionCuts(t *testing.T) {
 	var nodeProxy *flakyProxy
@@ -179,6 +181,29 @@ func TestDeliveryAcrossConnectionCuts(t *testing.T) {
 			t.Fatalf("process exit %d, want 4", code)
 		}
 		okOrUnavailable(t, "destroy", short.Destroy(ctx))
+	})
+
+	// A cut longer than the bound: what is in flight fails with
+	// ErrUnavailable (the link is reset), it does not hang.
+	t.Run("beyond the bound", func(t *testing.T) {
+		p, err := ctr.Spawn(ctx, []string{"sleep", "2"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() {
+			time.Sleep(300 * time.Millisecond)
+			clientProxy.cut(protocol.LinkTimeout + 2*time.Second)
+		}()
+		fctx, cancel := context.WithTimeout(ctx, 3*protocol.LinkTimeout)
+		defer cancel()
+		_, err = ctr.Fetch(fctx, "/data")
+		if !errors.Is(err, sdk.ErrUnavailable) {
+			t.Fatalf("fetch across a cut past the bound: %v, want ErrUnavailable", err)
+		}
+		code, err := p.Wait(fctx)
+		if okOrUnavailable(t, "process wait", err) && code != 0 {
+			t.Fatalf("sleep exited %d", code)
+		}
 	})
 
 	// Afterwards: list, run and destroy work; the session leaves nothing.

@@ -29,6 +29,13 @@ func (m *Master) handleNode(name string, in protocol.Incoming) {
 		m.log.Warn("message from a stale node connection: dropped", "node", name)
 		return
 	}
+	if msg.Kind == protocol.KindLinkReset {
+		if n.online {
+			m.log.Warn("link to a node reset: its containers are dropped", "node", n.name, "err", msg.Err)
+			m.nodeGone(n, "link to the node lost")
+		}
+		return
+	}
 	n.lastSeen = time.Now()
 	switch msg.Kind {
 	case protocol.KindPing:

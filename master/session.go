@@ -35,6 +35,12 @@ type container struct {
 func (m *Master) handleClient(account string, in protocol.Incoming) {
 	msg := in.Msg
 	s := m.sessions[in.Peer]
+	if msg.Kind == protocol.KindLinkReset {
+		if s != nil {
+			m.sessionLinkReset(s, msg.Err)
+		}
+		return
+	}
 	if s != nil {
 		if s.key != in.Key { // the transport binds session names to keys; this is a second check
 			m.warn.Warn(m.log, in.Key, "session used by another key: refused", "key", protocol.ShortKey(in.Key), "owner", protocol.ShortKey(s.key))
@@ -270,4 +276,23 @@ func (c *container) exitedEvent(ev protocol.ContainerExit) {
 	}
 	c.exitedBoot = ev.Boot
 	c.state, c.exit = "exited", ev.Code
+}
+
+// sessionLinkReset runs when the link to a session's client was reset
+// (messages in flight may be lost): the session's streams fail here and on
+// its nodes, so no end waits for a chunk or credit that will never come.
+func (m *Master) sessionLinkReset(s *session, why *protocol.Error) {
+	m.log.Warn("link to a session reset: its streams fail", "account", s.account, "key", protocol.ShortKey(s.key), "err", why)
+	m.streams.FailScope(s.id, fmt.Errorf("link to the client reset: %w", protocol.ErrUnavailable))
+	nodes := map[string]bool{}
+	for _, c := range m.containers {
+		if c.session == s.id {
+			nodes[c.node] = true
+		}
+	}
+	for name := range nodes {
+		if n := m.nodes[name]; n != nil && n.online {
+			m.sendNode(n, protocol.OpSessionStreamsReset, protocol.SessionEnd{Session: s.id})
+		}
+	}
 }

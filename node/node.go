@@ -334,6 +334,14 @@ func (n *Node) event(session, op string, body any) {
 
 func (n *Node) dispatch(ctx context.Context, m *protocol.Msg) {
 	switch m.Kind {
+	case protocol.KindLinkReset:
+		// Messages to or from the master may be lost: fail what is open
+		// and register again (the master drops this node's containers
+		// when it resets the link).
+		err := fmt.Errorf("link to the master reset: %w", protocol.ErrUnavailable)
+		n.streams.FailAll(err)
+		n.calls.FailAll(err)
+		go n.hello(ctx, &cpuSampler{})
 	case protocol.KindReply:
 		n.calls.Resolve(m)
 	case protocol.KindPong:

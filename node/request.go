@@ -16,6 +16,13 @@ func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (an
 		return n.spawn(ctx, m, recv)
 	case protocol.OpSessionEnd:
 		return n.sessionEnd(ctx, m)
+	case protocol.OpSessionStreamsReset:
+		var req protocol.SessionEnd
+		if err := m.DecodeBody(&req); err != nil {
+			return nil, err
+		}
+		n.streams.FailScope(req.Session, fmt.Errorf("link to the client reset: %w", protocol.ErrUnavailable))
+		return protocol.Empty{}, nil
 	}
 	c, err := n.lookup(m)
 	if err != nil {

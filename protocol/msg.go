@@ -29,10 +29,14 @@ const (
 	KindPing                    // heartbeat
 	KindPong                    // heartbeat answer
 	KindBye                     // the sender ends its session cleanly
+	// KindLinkReset never crosses the wire: the transport hands it to its
+	// consumer when a link was declared broken (Err says why). Messages in
+	// flight on it may be lost: fail what is open over it.
+	KindLinkReset
 )
 
 func (k Kind) String() string {
-	names := [...]string{"?", "request", "reply", "event", "data", "ack", "ping", "pong", "bye"}
+	names := [...]string{"?", "request", "reply", "event", "data", "ack", "ping", "pong", "bye", "link-reset"}
 	if int(k) < len(names) {
 		return names[k]
 	}

@@ -34,6 +34,9 @@ const (
 	OpNodeStats  = "node.stats"  // event NodeStats
 	OpLayerGet   = "layer.get"   // node → master: LayerGetRequest → {} then stream master→node
 	OpSessionEnd = "session.end" // master → node: SessionEnd → {}
+	// OpSessionStreamsReset: master → node: SessionEnd → {}: the session's
+	// link was reset, so its streams fail with ErrUnavailable.
+	OpSessionStreamsReset = "session.streams-reset"
 
 	// Events to clients.
 	EvNodeAdded     = "node.added"     // NodeInfo

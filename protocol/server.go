@@ -29,6 +29,11 @@ type route struct {
 	conn string // ZeroMQ routing id of the connection
 	key  string
 	seen time.Time
+	link *linkEnd // nil for a peer that sends outside a link
+	// broken is set when the server declared the link broken: the peer
+	// is told to start a new one whenever it speaks on the old one.
+	broken     bool
+	brokenLink uint64
 }
 
 // Server is the master's ROUTER socket: CURVE server with ZAP, so only keys
@@ -52,6 +57,9 @@ type Server struct {
 	routes map[string]*route
 	perKey map[string]int
 	warn   WarnLimiter
+	epoch  uint64 // this server's incarnation
+	sock   *zmq.Socket
+	log    *slog.Logger
 }
 
 // Listen binds a CURVE ROUTER at addr (e.g. "tcp://127.0.0.1:2020"). domain
@@ -61,7 +69,7 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 		return nil, fmt.Errorf("start zap: %w", err)
 	}
 	s := &Server{p: newPump(log), in: make(chan Incoming, recvQueue), domain: domain,
-		routes: map[string]*route{}, perKey: map[string]int{}}
+		routes: map[string]*route{}, perKey: map[string]int{}, epoch: newIncarnation(), log: log}
 	s.routeIdle.Store(int64(time.Hour))
 	mk := func() (*zmq.Socket, func() error, error) {
 		sock, err := zmq.NewSocket(zmq.ROUTER)
@@ -89,10 +97,11 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 		s.addr, _ = sock.GetLastEndpoint()
 		return sock, nil, nil
 	}
-	handle := func(sock *zmq.Socket, frames [][]byte, key string) { s.receive(sock, log, frames, key) }
-	send := func(sock *zmq.Socket, o outgoing) { s.send(sock, log, o) }
+	handle := func(sock *zmq.Socket, frames [][]byte, key string) { s.sock = sock; s.receive(sock, log, frames, key) }
+	send := func(sock *zmq.Socket, o outgoing) { s.sock = sock; s.send(sock, log, o) }
+	tick := func(sock *zmq.Socket, now time.Time) { s.sock = sock; s.tick(now) }
 	ready := make(chan error, 1)
-	go s.p.run(mk, send, "", handle, nil, ready)
+	go s.p.run(mk, send, "", handle, nil, tick, ready)
 	if err := <-ready; err != nil {
 		return nil, err
 	}
@@ -100,25 +109,41 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 }
 
 // receive runs in the socket goroutine for each inbound message: frames are
-// [connection, session name, message], or [connection, message] from a
-// peer that names no session (its connection is then its session).
+// [connection, session name, link header, message] from a Dial client,
+// [connection, session name, message] outside a link, or [connection,
+// message] from a peer that names no session (its connection is then its
+// session).
 func (s *Server) receive(sock *zmq.Socket, log *slog.Logger, frames [][]byte, key string) {
 	var conn, name string
 	var data []byte
+	var hdr *linkHeader
 	switch len(frames) {
 	case 2:
 		conn, data = string(frames[0]), frames[1]
 		name = conn
 	case 3:
 		conn, name, data = string(frames[0]), string(frames[1]), frames[2]
+	case 4:
+		conn, name, data = string(frames[0]), string(frames[1]), frames[3]
+		h, err := parseLinkHeader(frames[2])
+		if err != nil {
+			s.warn.Warn(log, key, "transport: dropped message with a bad link header", "key", ShortKey(key))
+			return
+		}
+		hdr = &h
 	default:
 		s.warn.Warn(log, key, "transport: dropped message with bad framing", "frames", len(frames), "key", ShortKey(key))
 		return
 	}
-	m, err := Decode(data)
-	if err != nil {
-		s.warn.Warn(log, key, "transport: dropped malformed message", "err", err, "key", ShortKey(key))
-		return
+	var m *Msg
+	if hdr == nil || hdr.Flags&hdrData != 0 {
+		var err error
+		if m, err = Decode(data); err != nil {
+			s.warn.Warn(log, key, "transport: dropped malformed message", "err", err, "key", ShortKey(key))
+			return
+		}
+	} else {
+		m = &Msg{Kind: KindAck} // a link acknowledgement: refused like any non-request
 	}
 	if name == "" || len(name) > maxSessionName {
 		s.refuse(sock, conn, m, fmt.Errorf("session name of %d bytes: %w", len(name), ErrInvalid))
@@ -146,6 +171,14 @@ func (s *Server) receive(sock *zmq.Socket, log *slog.Logger, frames [][]byte, ke
 		s.perKey[key]++
 	}
 	r.conn, r.seen = conn, now
+	if hdr != nil {
+		s.receiveLink(name, r, *hdr, data, now)
+		return
+	}
+	s.up(name, key, m)
+}
+
+func (s *Server) up(name, key string, m *Msg) {
 	select {
 	case s.in <- Incoming{Peer: name, Key: key, Msg: m}:
 	case <-s.p.closed:
@@ -188,6 +221,13 @@ func (s *Server) send(sock *zmq.Socket, log *slog.Logger, o outgoing) {
 		if r == nil || r.conn == "" {
 			log.Debug("transport: no connection for a session: dropped")
 			return
+		}
+		if r.link != nil {
+			s.sendLink(o.peer, r, o.data)
+			return
+		}
+		if r.broken {
+			return // the peer learns of the reset when it speaks
 		}
 		if _, err := sock.SendMessageDontwait(r.conn, o.data); err != nil {
 			log.Debug("transport: send dropped", "err", err)
@@ -244,4 +284,78 @@ func (s *Server) Send(peer string, m *Msg) error {
 func (s *Server) Close() {
 	s.p.close()
 	zap.removeAll(s.domain)
+}
+
+// receiveLink handles a message that came over a link (see the package doc
+// for the incarnation rules).
+func (s *Server) receiveLink(name string, r *route, h linkHeader, data []byte, now time.Time) {
+	switch {
+	case h.Server != 0 && h.Server != s.epoch:
+		s.sendReset(r.conn, h.Link) // the peer spoke to an earlier run of this server
+		return
+	case r.link != nil && r.link.link == h.Link:
+	case r.broken && h.Link == r.brokenLink, h.Server != 0:
+		s.sendReset(r.conn, h.Link) // a link this server declared broken, or forgot
+		return
+	default: // the peer started a new link
+		if r.link != nil {
+			s.up(name, r.key, &Msg{Kind: KindLinkReset, Err: WireError(fmt.Errorf("the peer started a new link: %w", ErrUnavailable))})
+		}
+		r.broken = false
+		key := r.key
+		r.link = &linkEnd{link: h.Link, server: s.epoch,
+			out:     func(h linkHeader, data []byte) { s.sendFrames(r, h, data) },
+			deliver: func(data []byte) { s.deliver(name, key, data) }}
+	}
+	r.link.receive(h, data, now)
+}
+
+func (s *Server) deliver(name, key string, data []byte) {
+	m, err := Decode(data)
+	if err != nil {
+		s.warn.Warn(s.log, key, "transport: dropped malformed message", "err", err, "key", ShortKey(key))
+		return
+	}
+	s.up(name, key, m)
+}
+
+func (s *Server) sendFrames(r *route, h linkHeader, data []byte) {
+	if data == nil {
+		data = []byte{}
+	}
+	if _, err := s.sock.SendMessageDontwait(r.conn, h.bytes(), data); err != nil {
+		s.log.Debug("transport: send deferred to a resend", "err", err)
+	}
+}
+
+func (s *Server) sendReset(conn string, link uint64) {
+	h := linkHeader{Flags: hdrReset, Link: link, Server: s.epoch}
+	s.sock.SendMessageDontwait(conn, h.bytes(), []byte{})
+}
+
+func (s *Server) sendLink(name string, r *route, data []byte) {
+	if err := r.link.send(data, time.Now()); err != nil {
+		s.breakLink(name, r, err)
+	}
+}
+
+// breakLink declares the link of session name broken: its consumer gets a
+// KindLinkReset and the peer is told to start a new link.
+func (s *Server) breakLink(name string, r *route, err error) {
+	s.log.Warn("transport: link to a peer reset; its calls and streams in flight fail", "peer", ShortKey(r.key), "err", err)
+	r.broken, r.brokenLink = true, r.link.link
+	r.link = nil
+	s.sendReset(r.conn, r.brokenLink)
+	s.up(name, r.key, &Msg{Kind: KindLinkReset, Err: WireError(err)})
+}
+
+func (s *Server) tick(now time.Time) {
+	for name, r := range s.routes {
+		if r.link == nil {
+			continue
+		}
+		if err := r.link.tick(now); err != nil {
+			s.breakLink(name, r, err)
+		}
+	}
 }

@@ -32,13 +32,14 @@ type Sender struct {
 	send     func(*Msg) error
 	template Msg
 
-	mu     sync.Mutex
-	seq    uint64 // last chunk sent
-	acked  uint64 // last chunk acknowledged
-	err    error  // set when the stream was aborted
-	credit chan struct{}
-	done   chan struct{}
-	closed bool
+	mu      sync.Mutex
+	seq     uint64 // last chunk sent
+	acked   uint64 // last chunk acknowledged
+	err     error  // set when the stream was aborted
+	credit  chan struct{}
+	done    chan struct{}
+	closing chan struct{} // closed by Close: a blocked writer gives up
+	closed  bool
 }
 
 // NewSender makes a sender for stream id. template's routing fields
@@ -47,7 +48,7 @@ type Sender struct {
 func NewSender(id uint64, template Msg, send func(*Msg) error) *Sender {
 	template.Kind = KindData
 	template.Stream = id
-	return &Sender{send: send, template: template, credit: make(chan struct{}, 1), done: make(chan struct{})}
+	return &Sender{send: send, template: template, credit: make(chan struct{}, 1), done: make(chan struct{}), closing: make(chan struct{})}
 }
 
 // Write sends p as one or more chunks, waiting for credit as needed.
@@ -89,10 +90,13 @@ func (s *Sender) WriteContext(ctx context.Context, p []byte) (int, error) {
 func (s *Sender) waitCredit(ctx context.Context) error {
 	for {
 		s.mu.Lock()
-		err, ok := s.err, s.seq-s.acked < Window
+		err, ok, closed := s.err, s.seq-s.acked < Window, s.closed
 		s.mu.Unlock()
 		if err != nil {
 			return err
+		}
+		if closed {
+			return fmt.Errorf("write on closed stream: %w", ErrInvalid)
 		}
 		if ok {
 			return nil
@@ -100,6 +104,7 @@ func (s *Sender) waitCredit(ctx context.Context) error {
 		select {
 		case <-s.credit:
 		case <-s.done:
+		case <-s.closing:
 		case <-ctx.Done():
 			return ctx.Err()
 		}
@@ -107,6 +112,7 @@ func (s *Sender) waitCredit(ctx context.Context) error {
 }
 
 // Close sends end-of-stream; err, when not nil, is delivered to the reader.
+// A Write blocked waiting for credit then fails at once.
 func (s *Sender) Close(err error) error {
 	s.mu.Lock()
 	if s.closed || s.err != nil {
@@ -114,6 +120,7 @@ func (s *Sender) Close(err error) error {
 		return nil
 	}
 	s.closed = true
+	close(s.closing)
 	s.seq++
 	m := s.template
 	m.Seq = s.seq

@@ -133,7 +133,8 @@ type socketFunc func() (sock *zmq.Socket, connect func() error, err error)
 // run owns the network socket: it delivers inbound frames to handle and
 // hands what arrives on the wake pipe to send (both in this goroutine).
 // monitor, when not "", is a socket monitor address polled here too.
-func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monitor string, handle func(sock *zmq.Socket, frames [][]byte, userID string), onEvent func(zmq.Event), ready chan<- error) {
+// tick, when not nil, runs every linkTick for the links' timers.
+func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monitor string, handle func(sock *zmq.Socket, frames [][]byte, userID string), onEvent func(*zmq.Socket, zmq.Event), tick func(*zmq.Socket, time.Time), ready chan<- error) {
 	defer close(p.done)
 	fwdReady := make(chan error, 1)
 	go p.forward(fwdReady)
@@ -192,8 +193,13 @@ func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monit
 		}
 	}
 	ready <- nil
+	lastTick := time.Now()
 	for {
-		polled, err := poller.PollAll(-1)
+		polled, err := poller.PollAll(linkTick)
+		if now := time.Now(); tick != nil && now.Sub(lastTick) >= linkTick {
+			lastTick = now
+			tick(sock, now)
+		}
 		if err != nil {
 			if errors.Is(zmq.AsErrno(err), zmq.Errno(4)) { // EINTR
 				continue
@@ -231,7 +237,7 @@ func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monit
 					if err != nil {
 						break
 					}
-					onEvent(ev)
+					onEvent(sock, ev)
 				}
 			}
 		}
@@ -318,32 +324,27 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session strin
 		}
 		return sock, connect, nil
 	}
-	var warn WarnLimiter
-	handle := func(_ *zmq.Socket, frames [][]byte, _ string) {
-		if len(frames) != 1 {
-			return
-		}
-		m, err := Decode(frames[0])
-		if err != nil {
-			warn.Warn(log, "master", "transport: dropped malformed message", "err", err)
-			return
-		}
+	lk := newClientLink(log, session, func(m *Msg) {
 		select {
 		case c.in <- m:
 		case <-c.p.closed:
 		}
+	})
+	handle := func(sock *zmq.Socket, frames [][]byte, _ string) {
+		lk.sock = sock
+		lk.receive(frames)
 	}
 	ping, _ := Encode(&Msg{Kind: KindPing})
 	handshakes := 0
-	onEvent := func(ev zmq.Event) {
+	onEvent := func(sock *zmq.Socket, ev zmq.Event) {
+		lk.sock = sock
 		if ev&zmq.EVENT_HANDSHAKE_SUCCEEDED != 0 {
-			// After a reconnection, speak at once, so the master's
+			// After a reconnection, ask the master to resend what it
+			// has not seen acknowledged, and speak at once, so its
 			// messages for this session go to this connection.
 			if handshakes++; handshakes > 1 {
-				select {
-				case c.p.out <- outgoing{opSend, session, ping}:
-				default:
-				}
+				lk.reconnected()
+				lk.send(ping)
 			}
 		}
 		select {
@@ -352,12 +353,15 @@ func Dial(ctx context.Context, addr, serverPub string, kp KeyPair, session strin
 		}
 	}
 	send := func(sock *zmq.Socket, o outgoing) {
-		if _, err := sock.SendMessageDontwait(o.peer, o.data); err != nil {
-			log.Debug("transport: send dropped", "err", err)
-		}
+		lk.sock = sock
+		lk.send(o.data)
+	}
+	tick := func(sock *zmq.Socket, now time.Time) {
+		lk.sock = sock
+		lk.tick(now)
 	}
 	ready := make(chan error, 1)
-	go c.p.run(mk, send, monURL, handle, onEvent, ready)
+	go c.p.run(mk, send, monURL, handle, onEvent, tick, ready)
 	if err := <-ready; err != nil {
 		return nil, err
 	}

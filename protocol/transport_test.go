@@ -130,8 +130,12 @@ func TestTransportBindsSessionToKey(t *testing.T) {
 	// The victim's key from a new connection resumes the name.
 	again := dialT(t, srv, skp, victimKey, "sess-v")
 	again.Send(&Msg{Kind: KindPing})
-	if in := recvIn(t, srv); in.Peer != "sess-v" {
-		t.Fatalf("got %q", in.Peer)
+	// A new connection is a new link: the old one is reset first.
+	if in := recvIn(t, srv); in.Peer != "sess-v" || in.Msg.Kind != KindLinkReset || !errors.Is(in.Msg.Err, ErrUnavailable) {
+		t.Fatalf("got %q %v", in.Peer, in.Msg.Kind)
+	}
+	if in := recvIn(t, srv); in.Peer != "sess-v" || in.Msg.Kind != KindPing {
+		t.Fatalf("got %q %v", in.Peer, in.Msg.Kind)
 	}
 	srv.Send("sess-v", &Msg{Kind: KindEvent, Op: "to-new"})
 	if m := recvT(t, again.Recv()); m.Op != "to-new" {
@@ -207,5 +211,65 @@ func TestTransportBindRestoresOwnership(t *testing.T) {
 	srv.Send("sess-r", &Msg{Kind: KindEvent, Op: "for-owner"})
 	if m := recvT(t, owner.Recv()); m.Op != "for-owner" {
 		t.Fatalf("owner got %+v", m)
+	}
+}
+
+// A client whose server restarted (a new incarnation on the same address)
+// is told its link was reset, with ErrUnavailable, instead of having its
+// messages silently lost; a new link then works.
+func TestTransportServerRestartResetsLink(t *testing.T) {
+	skp, _ := NewKeyPair()
+	ckp, _ := NewKeyPair()
+	domain := "test-" + t.Name()
+	srv, err := Listen("tcp://127.0.0.1:*", skp, domain, slog.Default())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Allow(ckp.Public)
+	addr := srv.Addr()
+	c := dialT(t, srv, skp, ckp, "sess-r")
+	c.Send(&Msg{Kind: KindPing})
+	in := recvIn(t, srv)
+	srv.Send(in.Peer, &Msg{Kind: KindPong})
+	if m := recvT(t, c.Recv()); m.Kind != KindPong {
+		t.Fatalf("got %v", m.Kind)
+	}
+	srv.Close()
+
+	var srv2 *Server
+	for i := 0; ; i++ { // the port may linger a moment
+		if srv2, err = Listen(addr, skp, domain, slog.Default()); err == nil {
+			break
+		}
+		if i == 100 {
+			t.Fatal(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Cleanup(srv2.Close)
+	srv2.Allow(ckp.Public)
+	req, _ := NewRequest(3, OpHello, HelloRequest{})
+	c.Send(req) // meant for the old server: must not be taken as part of a new link
+	m := recvT(t, c.Recv())
+	if m.Kind != KindLinkReset || !errors.Is(m.Err, ErrUnavailable) {
+		t.Fatalf("client got %v %v, want a link reset", m.Kind, m.Err)
+	}
+	c.Send(req)
+	for { // the new link starts with pings (one per reset and reconnection)
+		in := recvIn(t, srv2)
+		if in.Msg.Kind == KindPing {
+			continue
+		}
+		if in.Msg.Kind != KindRequest || in.Msg.ID != 3 {
+			t.Fatalf("new server got %+v", in.Msg)
+		}
+		break
+	}
+	select {
+	case in := <-srv2.Recv():
+		if in.Msg.Kind != KindPing {
+			t.Fatalf("new server got %+v after the request", in.Msg)
+		}
+	default:
 	}
 }

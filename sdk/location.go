@@ -209,6 +209,8 @@ func (l *Location) dispatch(m *protocol.Msg) {
 		case l.byeAck <- struct{}{}:
 		default:
 		}
+	case protocol.KindLinkReset:
+		l.linkReset(m.Err)
 	}
 }
 

@@ -127,7 +127,7 @@ func (p *Process) Wait(ctx context.Context) (int, error) {
 	select {
 	case <-p.done:
 		if p.code < 0 {
-			return p.code, fmt.Errorf("process %s: container gone: %w", p.ID, ErrUnavailable)
+			return p.code, fmt.Errorf("process %s: container gone or link to the master reset: %w", p.ID, ErrUnavailable)
 		}
 		return p.code, nil
 	case <-ctx.Done():

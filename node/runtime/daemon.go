@@ -56,7 +56,7 @@ func StartContainerd(ctx context.Context, dir string, log *slog.Logger) (*Daemon
 	if len(sock)+len(".ttrpc") > maxSocketPath {
 		return nil, fmt.Errorf("containerd socket path %q too long: %w", sock, ErrInvalid)
 	}
-	if err := CheckMountRoot(); err != nil {
+	if err := CheckMountRoot(); err != nil && !testNoChecks {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o711); err != nil {

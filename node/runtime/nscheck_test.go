@@ -88,6 +88,7 @@ func TestCheckMountRoot(t *testing.T) {
 		`mount --rbind / "$1" && exec chroot "$1" "$2" -test.run '^TestCheckMountRootHelper$' -test.v`, "sh", dir, exe)
 	cmd.Env = append(os.Environ(), "TFFS_IN_CHROOT=1")
 	out, err := cmd.CombinedOutput()
+	t.Logf("in a chroot:\n%s", out)
 	if err != nil || !strings.Contains(string(out), "CHROOT-REFUSED") {
 		t.Fatalf("in a chroot: %v\n%s", err, out)
 	}
@@ -109,4 +110,66 @@ func TestCheckMountRootHelper(t *testing.T) {
 		t.Fatalf("containerd started in a chroot: %v", err)
 	}
 	t.Log("CHROOT-REFUSED:", err)
+
+	// What the checks prevent: containerd and runc in this chroot run a
+	// container whose main process is inside it, while a process exec'd
+	// in it joins its mount namespace at that namespace's root: the
+	// host's root, with the host's /proc.
+	ctx := tctx(t)
+	dir, err := os.MkdirTemp("/tmp", "chr")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	testNoChecks = true
+	d, err = StartContainerd(ctx, dir+"/d", nil)
+	testNoChecks = false
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Stop()
+	r, err := New(ctx, Config{Socket: d.Socket(), Namespace: "tffs-chroot", StateDir: dir + "/state", Log: testLog})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if err := installBusybox(ctx, r); err != nil {
+		t.Fatal(err)
+	}
+	c, err := r.Create(ctx, Spec{ID: "inchroot", Image: "busybox", Asleep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Destroy(ctx)
+	if err := c.Start(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := checkExecLands(int(c.Pid())); !errors.Is(err, ErrPermission) {
+		t.Fatalf("exec landing check in a chroot: %v", err)
+	}
+	var out syncBuf
+	p, err := c.Exec(ctx, ExecSpec{Args: []string{"sh", "-c", "exec sleep 1000"}})
+	if !errors.Is(err, ErrPermission) {
+		t.Fatalf("exec in a chroot'ed runtime was not refused: %v", err)
+	}
+	testNoChecks = true
+	defer func() { testNoChecks = false }()
+	c2, err := r.Create(ctx, Spec{ID: "inchroot2", Image: "busybox", Asleep: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Destroy(ctx)
+	if err := c2.Start(ctx, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	p, err = c2.Exec(ctx, ExecSpec{Args: []string{"cat", "/proc/1/cmdline"}, Stdout: &out})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.Wait(ctx)
+	host, _ := os.ReadFile("/proc/1/cmdline")
+	t.Logf("CHROOT-ESCAPE: unchecked exec's /proc/1/cmdline %q (container's main process: sleep; host's init %q)", out.String(), host)
+	if out.String() == strings.Join(sleepArgs, "\x00")+"\x00" {
+		t.Fatal("the exec landed inside the container: the chroot hypothesis is wrong")
+	}
 }

@@ -31,7 +31,11 @@ type boot struct {
 // execLands reports (once per boot) whether a process exec'd in this boot
 // lands inside the container (see checkExecLands).
 func (b *boot) execLands() error {
-	b.landOnce.Do(func() { b.landErr = checkExecLands(int(b.pid)) })
+	b.landOnce.Do(func() {
+		if !testNoChecks {
+			b.landErr = checkExecLands(int(b.pid))
+		}
+	})
 	return b.landErr
 }
 

@@ -34,6 +34,7 @@ say() { echo "== fresh [$(( $(date +%s) - START ))s]: $*"; }
 cleanup() {
 	rc=$?
 	trap - EXIT INT TERM
+	set +e +o pipefail
 	# Processes: each phase runs as PID 1 of its own PID namespace under
 	# unshare --kill-child; the kernel kills the rest when it ends.
 	if [ -n "${PHASE_PID:-}" ] && kill -0 "$PHASE_PID" 2>/dev/null; then

@@ -119,38 +119,51 @@ var testNoChecks bool
 // compares against, to make the check fail on purpose.
 var testRefPid func(initPid int) int
 
-// nsRoot returns the device and inode of the directory a process lands on
-// when it joins the mount namespace at nsPath with setns, as runc exec does:
-// the root of that namespace. It joins on a throw-away OS thread that owns
-// its own filesystem context (unshare CLONE_FS), which is then discarded.
+// nsRoot identifies the directory a process lands on when it joins the
+// mount namespace at nsPath with setns, as runc exec does: the root of that
+// namespace. It joins on a throw-away OS thread that owns its own
+// filesystem context (unshare CLONE_FS), which then exits.
 func nsRoot(nsPath string) (dirID, error) {
-	type res struct {
-		id  dirID
-		err error
-	}
-	ch := make(chan res, 1)
+	var id dirID
+	err := onThrowawayThread(func() error {
+		fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			return fmt.Errorf("open %s: %w", nsPath, err)
+		}
+		defer unix.Close(fd)
+		if err := unix.Unshare(unix.CLONE_FS); err != nil {
+			return fmt.Errorf("unshare CLONE_FS: %w", err)
+		}
+		if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
+			return fmt.Errorf("setns %s: %w", nsPath, err)
+		}
+		id, err = statDir("/")
+		return err
+	})
+	return id, err
+}
+
+// onThrowawayThread runs fn on an OS thread of its own that exits after
+// it, so that fn may change the thread's namespaces or root. Never on the
+// main thread: Go keeps (wedges) instead of ending it, and it is the thread
+// that /proc/self describes, so a namespace changed there would change
+// what /proc/self/ns and /proc/self/mountinfo say for the whole process.
+func onThrowawayThread(fn func() error) error {
+	ch := make(chan error, 1)
 	go func() {
 		runtime.LockOSThread()
-		// Never unlocked: the thread's root changes, so it exits with
+		if unix.Gettid() == unix.Getpid() {
+			// The main thread: stay locked on it (so the nested goroutine
+			// cannot get it) and run fn on another thread.
+			ch <- onThrowawayThread(fn)
+			runtime.UnlockOSThread()
+			return
+		}
+		// Never unlocked: the thread's state changes, so it exits with
 		// this goroutine instead of going back to the scheduler.
-		ch <- func() res {
-			fd, err := unix.Open(nsPath, unix.O_RDONLY|unix.O_CLOEXEC, 0)
-			if err != nil {
-				return res{err: fmt.Errorf("open %s: %w", nsPath, err)}
-			}
-			defer unix.Close(fd)
-			if err := unix.Unshare(unix.CLONE_FS); err != nil {
-				return res{err: fmt.Errorf("unshare CLONE_FS: %w", err)}
-			}
-			if err := unix.Setns(fd, unix.CLONE_NEWNS); err != nil {
-				return res{err: fmt.Errorf("setns %s: %w", nsPath, err)}
-			}
-			id, err := statDir("/")
-			return res{id: id, err: err}
-		}()
+		ch <- fn()
 	}()
-	r := <-ch
-	return r.id, r.err
+	return <-ch
 }
 
 // checkExecLands verifies that a process joining the mount namespace of
@@ -188,10 +201,10 @@ func CheckMountRoot() error {
 		return err
 	}
 	if land != root {
-		return fmt.Errorf("this process's root directory is not the root of its mount namespace (a chroot?): "+
+		return fmt.Errorf("this process's root directory (%v) is not the root of its mount namespace (%v; a chroot?): "+
 			"processes exec'd in containers would escape them. Run the node in a mount namespace of its own "+
 			"whose root is this directory, e.g. unshare --mount --fork, bind-mount the directory onto itself, "+
-			"then pivot_root into it instead of chroot: %w", ErrPermission)
+			"then pivot_root into it instead of chroot: %w", root, land, ErrPermission)
 	}
 	return nil
 }

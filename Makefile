@@ -4,17 +4,21 @@
 GO       ?= go
 BIN      := bin/tffs
 DEMO_DIR ?= /tmp/tffs-demo
-PKGS     := containerd runc libzmq3-dev pkg-config fuse3 busybox-static iproute2 nftables btrfs-progs python3 tmux psmisc
+# What `make deps` installs with apt-get when missing: the C toolchain cgo needs for libzmq (gcc,
+# libc6-dev, pkg-config, libzmq3-dev), the container runtime (containerd, runc), FUSE (fuse3), the test
+# image's busybox, network and storage tools the node and tests use, and the tools the tests drive.
+PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd runc fuse3 busybox-static \
+            iproute2 nftables btrfs-progs python3 tmux psmisc procps
 export CGO_ENABLED := 1
 
-.PHONY: deps build test unit bench demo clean busybox-image
+.PHONY: deps build test unit bench demo clean busybox-image fresh
 
 deps:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
-		echo "installing:$$missing"; \
+		echo "make deps: installing with apt-get:$$missing"; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
-	fi
+	else echo "make deps: all of $(PKGS) installed"; fi
 	$(GO) mod download
 
 build: deps
@@ -45,6 +49,10 @@ demo: build
 	TFFS_DIR=$(DEMO_DIR)/client $(GO) run ./examples/hello; rc=$$?; \
 	kill -TERM $$(cat $(DEMO_DIR)/pid); while kill -0 $$(cat $(DEMO_DIR)/pid) 2>/dev/null; do sleep 0.2; done; \
 	echo "== location stopped"; exit $$rc
+
+# The README's set-up on a fresh Debian bookworm root (debootstrap), run there: see scripts/fresh.sh.
+fresh:
+	./scripts/fresh.sh
 
 clean:
 	rm -rf bin

@@ -34,6 +34,7 @@ func wireErr(err error) error {
 		{runtime.ErrExists, protocol.ErrExists},
 		{runtime.ErrInvalid, protocol.ErrInvalid},
 		{runtime.ErrBusy, protocol.ErrBusy},
+		{runtime.ErrPermission, protocol.ErrPermission},
 	} {
 		if errors.Is(err, m.from) && !errors.Is(err, m.to) {
 			return fmt.Errorf("%w%.0w", err, m.to)

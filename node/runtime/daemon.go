@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -29,12 +30,20 @@ type Daemon struct {
 	cmd    *exec.Cmd
 	done   chan struct{} // closed when the process has exited
 	log    *slog.Logger
+	lock   *os.File // dir/lock, flock'ed while the daemon runs
 }
 
 // StartContainerd writes a config under dir, starts containerd with it and
 // waits until its socket serves (or ctx ends). dir must be short: the
 // socket dir/ctd.sock must fit in a unix socket path (about 100 bytes).
-// The daemon's log goes to dir/containerd.log.
+// The daemon's log goes to dir/containerd.log, its pid to dir/containerd.pid.
+//
+// The daemon dies with this process: it gets SIGKILL when the OS thread
+// that started it exits, and that thread is kept for as long as the daemon
+// runs. Only one daemon runs per dir (dir/lock is held); a daemon left on
+// dir by an earlier process is stopped first. StartContainerd refuses to
+// run where this process's root is not the root of its mount namespace
+// (see CheckMountRoot).
 func StartContainerd(ctx context.Context, dir string, log *slog.Logger) (*Daemon, error) {
 	if log == nil {
 		log = slog.Default()
@@ -47,13 +56,39 @@ func StartContainerd(ctx context.Context, dir string, log *slog.Logger) (*Daemon
 	if len(sock)+len(".ttrpc") > maxSocketPath {
 		return nil, fmt.Errorf("containerd socket path %q too long: %w", sock, ErrInvalid)
 	}
+	if err := CheckMountRoot(); err != nil && !testNoChecks {
+		return nil, err
+	}
 	if err := os.MkdirAll(dir, 0o711); err != nil {
 		return nil, err
 	}
 	if err := allowTraverse(dir); err != nil {
 		return nil, err
 	}
+	lock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	d, err := startDaemon(dir, sock, lock, log)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	if err := d.waitServing(ctx); err != nil {
+		_ = d.Stop()
+		return nil, err
+	}
+	log.Info("containerd started", "pid", d.cmd.Process.Pid, "socket", sock)
+	return d, nil
+}
+
+// startDaemon stops a stale daemon on dir and starts ours; the caller
+// holds dir's lock.
+func startDaemon(dir, sock string, lock *os.File, log *slog.Logger) (*Daemon, error) {
 	cfg := filepath.Join(dir, "config.toml")
+	if err := stopStale(dir, cfg, log); err != nil {
+		return nil, err
+	}
 	if err := os.WriteFile(cfg, []byte(daemonConfig(dir, sock)), 0o600); err != nil {
 		return nil, err
 	}
@@ -64,17 +99,31 @@ func StartContainerd(ctx context.Context, dir string, log *slog.Logger) (*Daemon
 	defer logf.Close()
 	cmd := exec.Command(ContainerdBinary, "--config", cfg)
 	cmd.Stdout, cmd.Stderr = logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	d := &Daemon{dir: dir, socket: sock, cmd: cmd, done: make(chan struct{}), log: log, lock: lock}
+	started := make(chan error, 1)
+	go func() {
+		// Pdeathsig fires when the thread that forked the daemon exits,
+		// not the process: lock this goroutine to its thread and keep it
+		// (waiting for the daemon) as long as the daemon runs. No other
+		// goroutine can run on it, so none can make it exit.
+		runtime.LockOSThread()
+		if err := cmd.Start(); err != nil {
+			started <- err
+			return
+		}
+		started <- nil
+		_ = cmd.Wait()
+		close(d.done)
+	}()
+	if err := <-started; err != nil {
 		return nil, fmt.Errorf("start containerd: %w", err)
 	}
-	d := &Daemon{dir: dir, socket: sock, cmd: cmd, done: make(chan struct{}), log: log}
-	go func() { _ = cmd.Wait(); close(d.done) }()
-	if err := d.waitServing(ctx); err != nil {
-		_ = d.Stop()
+	if err := os.WriteFile(pidFile(dir), []byte(fmt.Sprintf("%d\n", cmd.Process.Pid)), 0o600); err != nil {
+		_ = cmd.Process.Kill()
+		<-d.done
 		return nil, err
 	}
-	log.Info("containerd started", "pid", cmd.Process.Pid, "socket", sock)
 	return d, nil
 }
 
@@ -148,7 +197,13 @@ func (d *Daemon) Stop() error {
 		d.log.Warn("killed leftover containerd shims", "count", n)
 		time.Sleep(100 * time.Millisecond) // let the kernel tear the processes down
 	}
-	return errors.Join(err, unmountBelow(d.dir))
+	err = errors.Join(err, unmountBelow(d.dir))
+	if d.lock != nil {
+		_ = os.Remove(pidFile(d.dir))
+		d.lock.Close() // releases the flock
+		d.lock = nil
+	}
+	return err
 }
 
 // Done is closed when the containerd process has exited (after Stop, or on

@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -58,8 +59,14 @@ func (c *Container) Exec(ctx context.Context, spec ExecSpec) (*Process, error) {
 	ps.Terminal = spec.TTY
 	ps.ConsoleSize = nil
 
+	if err := b.execLands(); err != nil {
+		return nil, fmt.Errorf("exec in %s refused: %w", c.id, err)
+	}
 	id := fmt.Sprintf("exec-%d", c.execSeq.Add(1))
-	out, errw := newTrackedWriter(spec.Stdout), newTrackedWriter(spec.Stderr)
+	// The output is held back until the process was found inside the
+	// container (checkContained).
+	g := newGate()
+	out, errw := newTrackedWriter(g.writer(spec.Stdout)), newTrackedWriter(g.writer(spec.Stderr))
 	var stdin *stdinCloser
 	var in io.Reader
 	if spec.Stdin != nil {
@@ -72,6 +79,7 @@ func (c *Container) Exec(ctx context.Context, spec ExecSpec) (*Process, error) {
 	}
 	proc, err := b.task.Exec(ctx, id, &ps, cio.NewCreator(opts...))
 	if err != nil {
+		g.open(false)
 		if stdin != nil {
 			stdin.set(nil)
 		}
@@ -81,13 +89,18 @@ func (c *Container) Exec(ctx context.Context, spec ExecSpec) (*Process, error) {
 	if err == nil {
 		err = proc.Start(ctx)
 	}
+	if err == nil {
+		err = c.contain(proc, b)
+	}
 	if err != nil {
+		g.open(false)
 		if stdin != nil {
 			stdin.set(nil)
 		}
 		c.deleteProcess(proc)
 		return nil, wrapErr(err, "start exec in "+c.id)
 	}
+	g.open(true)
 	if stdin != nil {
 		// Only now: the shim opens its end of the stdin FIFO at start,
 		// so closing stdin before would be lost.
@@ -105,6 +118,21 @@ func (c *Container) Exec(ctx context.Context, spec ExecSpec) (*Process, error) {
 		close(p.exited)
 	}()
 	return p, nil
+}
+
+// contain verifies that a started exec process is inside the container:
+// the same namespaces and root directory as the main process. A process
+// that already exited cannot be inspected; it was started the same way
+// as one that can, and b.execLands proved that this way lands inside.
+func (c *Container) contain(proc client.Process, b *boot) error {
+	err := checkContained(int(proc.Pid()), int(b.pid))
+	if errors.Is(err, errGone) || testNoChecks {
+		return nil
+	}
+	if err != nil {
+		c.r.log.Error("exec'd process escaped its container, killed", "id", c.id, "err", err)
+	}
+	return err
 }
 
 // deleteProcess deletes an exec process and makes sure its FIFOs are gone.

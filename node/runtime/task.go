@@ -23,6 +23,20 @@ type boot struct {
 	code   int
 	err    error
 	execs  sync.WaitGroup // exec process watchers of this boot
+
+	landOnce sync.Once // checkExecLands, once per boot
+	landErr  error
+}
+
+// execLands reports (once per boot) whether a process exec'd in this boot
+// lands inside the container (see checkExecLands).
+func (b *boot) execLands() error {
+	b.landOnce.Do(func() {
+		if !testNoChecks {
+			b.landErr = checkExecLands(int(b.pid))
+		}
+	})
+	return b.landErr
 }
 
 func (b *boot) isExited() bool {

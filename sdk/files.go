@@ -3,6 +3,7 @@ package sdk
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -41,6 +42,10 @@ func (c *Container) PutReader(ctx context.Context, path string, r io.Reader, mod
 	go func() {
 		err := wait()
 		if err != nil {
+			// Tell the node too (end of stream with the error), so a put
+			// given up on fails there and leaves no temporary file; a
+			// no-op when the stream already ended or the node aborted it.
+			snd.Close(err)
 			snd.Abort(err)
 		}
 		replied <- err
@@ -109,7 +114,13 @@ type fetchReader struct {
 	release func()
 }
 
-func (f *fetchReader) Read(p []byte) (int, error) { return f.r.ReadContext(f.ctx, p) }
+func (f *fetchReader) Read(p []byte) (int, error) {
+	n, err := f.r.ReadContext(f.ctx, p)
+	if err != nil && f.ctx.Err() != nil && errors.Is(err, f.ctx.Err()) {
+		err = fmt.Errorf("fetch: %w: %w", err, ErrTimeout) // like every call whose context ended
+	}
+	return n, err
+}
 
 // Close stops reading: unless the stream ended, the sender is told to
 // stop (it frees its window and reads no further), and chunks still on

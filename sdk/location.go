@@ -17,11 +17,19 @@ import (
 // NodeInfo is one node of the resource offer: capacity, live load and rank.
 type NodeInfo = protocol.NodeInfo
 
+// masterConn is what a Location needs of its link to the master
+// (*protocol.Client; a fake in the unit tests).
+type masterConn interface {
+	Send(*protocol.Msg) error
+	Recv() <-chan *protocol.Msg
+	Close()
+}
+
 // Location is a session with a tffs location. It is safe for concurrent use.
 type Location struct {
 	cfg     connectConfig
 	log     *slog.Logger
-	conn    *protocol.Client
+	conn    masterConn
 	calls   *protocol.Calls
 	streams *protocol.Streams
 	session string
@@ -72,21 +80,12 @@ func Connect(ctx context.Context, opts ...Option) (*Location, error) {
 	}
 	b := make([]byte, 12)
 	rand.Read(b)
-	l := &Location{
-		cfg: cfg, log: cfg.log, calls: protocol.NewCalls(), streams: protocol.NewStreams(),
-		session: "s-" + hex.EncodeToString(b), containers: map[string]*Container{},
-		callbacks: newCallbackQueue(), byeAck: make(chan struct{}, 1), done: make(chan struct{}), lastPong: time.Now(),
-	}
-	conn, err := protocol.Dial(ctx, protocol.TCPAddr(lc.Master), lc.MasterKey, *kp, l.session, cfg.log)
+	session := "s-" + hex.EncodeToString(b)
+	conn, err := protocol.Dial(ctx, protocol.TCPAddr(lc.Master), lc.MasterKey, *kp, session, cfg.log)
 	if err != nil {
 		return nil, err
 	}
-	l.conn = conn
-	l.wg.Add(2)
-	l.cbwg.Add(1)
-	go l.recvLoop()
-	go l.callbackLoop()
-	go l.heartbeatLoop()
+	l := newLocation(cfg, session, conn)
 	var offer protocol.Offer
 	if err := l.call(ctx, protocol.OpHello, protocol.HelloRequest{Client: "tffs-sdk"}, &offer, ""); err != nil {
 		l.shutdown()
@@ -96,6 +95,21 @@ func Connect(ctx context.Context, opts ...Option) (*Location, error) {
 	l.offer, l.master = offer, offer.Master
 	l.mu.Unlock()
 	return l, nil
+}
+
+// newLocation starts a session's loops over conn; the hello is the caller's.
+func newLocation(cfg connectConfig, session string, conn masterConn) *Location {
+	l := &Location{
+		cfg: cfg, log: cfg.log, conn: conn, calls: protocol.NewCalls(), streams: protocol.NewStreams(),
+		session: session, containers: map[string]*Container{},
+		callbacks: newCallbackQueue(), byeAck: make(chan struct{}, 1), done: make(chan struct{}), lastPong: time.Now(),
+	}
+	l.wg.Add(2)
+	l.cbwg.Add(1)
+	go l.recvLoop()
+	go l.callbackLoop()
+	go l.heartbeatLoop()
+	return l
 }
 
 // SessionID is this session's id at the master.

@@ -11,7 +11,7 @@ PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd
             iproute2 nftables btrfs-progs python3 tmux psmisc procps
 export CGO_ENABLED := 1
 
-.PHONY: deps build test unit bench demo clean busybox-image fresh
+.PHONY: deps build test unit bench soak demo clean busybox-image fresh
 
 deps:
 	@missing=""; for p in $(PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -30,6 +30,13 @@ test: deps
 	$(GO) build ./examples/...
 	$(GO) test -count=1 -timeout 40m ./...
 	$(GO) test -count=1 -race -timeout 40m ./protocol/ ./integration/
+
+# The reliability soak for 10 minutes (TFFS_SOAK; `make test` runs it for 60 s): random spawns, runs,
+# puts, fetches and destroys from several sessions and a FUSE mount across injected connection cuts.
+# TFFS_SOAK_SEED=N repeats a run's choices (its seed is in the log).
+SOAK     ?= 10m
+soak: deps
+	TFFS_SOAK=$(SOAK) $(GO) test -count=1 -v -run '^TestSoak$$' -timeout 30m ./integration/
 
 unit:
 	$(GO) test -count=1 -short ./protocol/ ./internal/ociarchive/

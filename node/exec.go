@@ -24,11 +24,12 @@ func (n *Node) exec(ctx context.Context, c *ctr, m *protocol.Msg) (any, error) {
 		return nil, fmt.Errorf("process %q: %w", req.Proc, protocol.ErrExists)
 	}
 	var stdin io.Reader
+	var stdinRecv *protocol.Receiver
 	var stdinKey protocol.StreamKey
 	if req.Stdin != 0 {
 		stdinKey = protocol.StreamKey{Scope: c.session, ID: req.Stdin}
 		if recv := n.inbound(c.session, req.Stdin); recv != nil {
-			stdin = recv
+			stdin, stdinRecv = recv, recv
 		} else {
 			return nil, fmt.Errorf("stdin stream %d: %w", req.Stdin, protocol.ErrInvalid)
 		}
@@ -58,6 +59,9 @@ func (n *Node) exec(ctx context.Context, c *ctr, m *protocol.Msg) (any, error) {
 		n.closeOutput(c.session, stdout, nil)
 		n.closeOutput(c.session, stderr, nil)
 		if stdin != nil {
+			// Nobody reads stdin any more: end the copier blocked on it
+			// (it would wait for the sender forever) and tell the sender.
+			stdinRecv.Abort()
 			n.streams.Remove(stdinKey)
 		}
 		c.mu.Lock()

@@ -39,7 +39,8 @@ type bootState struct {
 	done    chan struct{}
 	once    sync.Once
 	code    int
-	num     int // the node's number for this boot; 0 until its reply names it
+	num     int       // the node's number for this boot; 0 until its reply names it
+	streams [2]uint64 // its stdout and stderr stream ids (0: none)
 }
 
 // anyBoot marks a boot of a container this session did not start (found by
@@ -102,6 +103,7 @@ func (c *Container) newBoot(stdoutID, stderrID *uint64) *bootState {
 	b := &bootState{done: make(chan struct{})}
 	*stdoutID = c.output(b, c.onStdout)
 	*stderrID = c.output(b, c.onStderr)
+	b.streams = [2]uint64{*stdoutID, *stderrID}
 	c.mu.Lock()
 	c.setBoot(b)
 	c.mu.Unlock()
@@ -248,8 +250,14 @@ func (c *Container) gone(reason string) {
 		c.mu.Lock()
 		c.goneWhy = reason
 		procs := c.procs
+		b := c.boot
 		c.mu.Unlock()
 		close(c.isGone)
+		if b != nil {
+			// The end of its output may never come (the location forgets
+			// a destroyed container): end the readers, or they wait forever.
+			c.dropStreams(b.streams[0], b.streams[1], fmt.Errorf("container %s: %s: %w", c.Name, reason, ErrNotFound))
+		}
 		for _, p := range procs {
 			p.finish(-1)
 		}

@@ -125,7 +125,10 @@ func TestCancelOnMountAtRandomPoints(t *testing.T) {
 			t.Fatalf("run after an interrupted start: %q", out)
 		}
 
-		// cp into files/, interrupted: the old file or the new one, whole
+		// cp into files/, interrupted: the old file, or the new one or a
+		// prefix of it (cp opens its target with O_TRUNC and the kernel
+		// closes, so flushes, what it had written: a local disk shows the
+		// same), never anything else
 		f := filepath.Join(dir, "files", "tmp", "f")
 		whole := map[string]bool{write("old"): true}
 		mustSh(t, fmt.Sprintf("cp %s %s", filepath.Join(src, "old"), f))
@@ -135,7 +138,12 @@ func TestCancelOnMountAtRandomPoints(t *testing.T) {
 			got := strings.Fields(mustSh(t, "sha256sum "+f))
 			if len(got) == 0 || !whole[got[0]] {
 				size := mustSh(t, "stat -c %s "+f)
-				t.Fatalf("after an interrupted cp files/tmp/f (%s bytes) is none of the files copied: partial", size)
+				prefix := strings.Fields(mustSh(t, fmt.Sprintf("head -c %s %s | sha256sum", size, filepath.Join(src, "new"))))
+				if len(got) == 0 || len(prefix) == 0 || prefix[0] != got[0] {
+					t.Fatalf("after an interrupted cp files/tmp/f (%s bytes) is neither the old file nor a prefix of the new one", size)
+				}
+				t.Logf("interrupted cp left the first %s bytes of the new file (as on a local disk)", size)
+				whole[got[0]] = true
 			}
 		}
 		testenv.Eventually(t, 60*time.Second, "no put temp file left", func() bool {

@@ -87,7 +87,14 @@ func (c *Container) Exec(ctx context.Context, spec ExecSpec) (*Process, error) {
 	}
 	statusC, err := proc.Wait(c.r.nsCtx(context.Background()))
 	if err == nil {
-		err = proc.Start(ctx)
+		// Not the caller's context: containerd's Start, when its call
+		// fails, waits for the process's output copiers, and those wait
+		// at the gate, which opens only after Start returns. A start that
+		// goes through although the caller gave up is the caller's to
+		// undo (the SDK kills a late exec).
+		sctx, cancel := c.r.bgCtx()
+		err = proc.Start(sctx)
+		cancel()
 	}
 	if err == nil {
 		err = c.contain(proc, b)

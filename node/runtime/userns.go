@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"syscall"
 
 	"github.com/vishvananda/netns"
@@ -30,6 +31,13 @@ const usernsDir = "/run/tffs-userns"
 // child process (`sleep`) is started in both, they are bind-mounted to
 // usernsDir/name and netnsDir/name, and the child is killed.
 func createUserNetns(name string, h Hardening) (retErr error) {
+	// The sleep child has Pdeathsig, which fires when the OS thread that
+	// forked it exits — and Go does end threads (a goroutine that exits
+	// locked to its thread, as the namespace probes in nscheck.go do). Hold
+	// this thread until the namespaces are bound, so no one can end it
+	// under the child.
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
 	netPath, userPath := filepath.Join(netnsDir, name), filepath.Join(usernsDir, name)
 	for _, d := range []string{netnsDir, usernsDir} {
 		if err := os.MkdirAll(d, 0o755); err != nil {

@@ -28,6 +28,7 @@ type restartRig struct {
 	ctd                     *runtime.Daemon
 	timeout                 time.Duration
 	master, node            *tffsProc
+	masterArgs              []string // more flags for the master, set before a restart
 }
 
 const rigLocation = "rig"
@@ -83,8 +84,9 @@ func startRestartRig(t *testing.T, sessionTimeout time.Duration) *restartRig {
 // startMaster starts (or restarts) the master and waits until it listens.
 func (r *restartRig) startMaster() {
 	r.t.Helper()
-	r.master = startTffs(r.t, r.clientDir, "master", "--dir", r.masterDir, "--listen", r.listen,
-		"--session-timeout", r.timeout.String())
+	args := append([]string{"master", "--dir", r.masterDir, "--listen", r.listen,
+		"--session-timeout", r.timeout.String()}, r.masterArgs...)
+	r.master = startTffs(r.t, r.clientDir, args...)
 	r.master.waitOutput(r.t, 30*time.Second, "public key ")
 	testenv.Eventually(r.t, 30*time.Second, "the admin socket", func() bool {
 		_, err := os.Stat(filepath.Join(r.masterDir, "admin.sock"))

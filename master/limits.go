@@ -140,3 +140,20 @@ func (m *Master) uploadsOf(account string) int {
 	}
 	return n
 }
+
+// adoptProcs takes the processes a node reports running in c, so a master
+// that restarted (and so lost its counts) holds the account to its process
+// limit again. A process the master counts and the node no longer runs has
+// exited while the report was in flight or its exit is on its way; it is
+// left to that exit event.
+func (c *container) adoptProcs(running []string) {
+	if len(running) == 0 {
+		return
+	}
+	if c.procs == nil {
+		c.procs, c.execs = map[string]bool{}, map[uint64]string{}
+	}
+	for _, id := range running {
+		c.procs[id] = true
+	}
+}

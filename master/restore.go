@@ -186,6 +186,7 @@ func (m *Master) adopt(c *container, r protocol.NodeContainer) {
 		m.event(c.session, protocol.EvContainerExit, ev) // it may have been lost with the old master
 	}
 	c.restored = false
+	c.adoptProcs(r.Procs)
 	if c.record() != before {
 		m.saveContainer(c)
 	}

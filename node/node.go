@@ -254,7 +254,11 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 	// the destroy's reply, and must not report it lost before.
 	for _, c := range n.containers {
 		c.mu.Lock()
-		h.Containers = append(h.Containers, protocol.NodeContainer{ID: c.id, Boot: c.boot, Exited: c.exited, Exit: c.code})
+		nc := protocol.NodeContainer{ID: c.id, Boot: c.boot, Exited: c.exited, Exit: c.code}
+		for id := range c.procs {
+			nc.Procs = append(nc.Procs, id)
+		}
+		h.Containers = append(h.Containers, nc)
 		c.mu.Unlock()
 	}
 	wait := n.calls.Start(ctx, n.conn.Send, protocol.OpNodeHello, h, &rep, nil)

@@ -109,6 +109,9 @@ type NodeContainer struct {
 	Boot   int    `cbor:"2,keyasint,omitempty"` // the current boot's number
 	Exited bool   `cbor:"3,keyasint,omitempty"` // that boot's main process has exited
 	Exit   int    `cbor:"4,keyasint,omitempty"` // its exit code
+	// Procs are the processes started with exec that still run, so a
+	// restarted master counts them against the account's limit again.
+	Procs []string `cbor:"5,keyasint,omitempty"`
 }
 
 // NodeHelloReply answers a node's hello.

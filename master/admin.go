@@ -25,10 +25,10 @@ const AdminSocket = "admin.sock"
 // socket cannot be created or made root-only, or serving fails); the
 // master's Close waits for it.
 func (m *Master) ServeAdmin(ctx context.Context, path string) error {
-	if !m.life.addAdmin() {
+	if !m.admin.add() {
 		return fmt.Errorf("admin socket: master stopped: %w", protocol.ErrUnavailable)
 	}
-	defer m.life.admin.Done()
+	defer m.admin.wg.Done()
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("admin socket: %w", err)
 	}
@@ -49,7 +49,7 @@ func (m *Master) ServeAdmin(ctx context.Context, path string) error {
 		select {
 		case <-ctx.Done():
 		case <-m.stopping:
-		case <-m.life.quitC():
+		case <-m.life.Quit():
 		case <-served:
 		}
 		srv.Close()

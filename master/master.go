@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tffs/tffs/internal/lifecycle"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -72,9 +73,13 @@ type Master struct {
 	// know the master restarted (see Pong).
 	incarnation string
 
-	running  atomic.Bool   // Run's loop serves m.do
-	stopping chan struct{} // closed when Run starts to stop
-	life     lifecycle     // Run once, Close any number of times (lifecycle.go)
+	running  atomic.Bool         // Run's loop serves m.do
+	stopping chan struct{}       // closed when Run starts to stop
+	life     lifecycle.Lifecycle // Run once, Close any number of times (lifecycle.go)
+	admin    adminSockets        // the sockets ServeAdmin serves
+	// releaseErr is what failed closing the socket and store (set by
+	// shutdown, before Run's result).
+	releaseErr error
 
 	do      chan func() // work for the actor goroutine
 	streams *protocol.Streams
@@ -148,12 +153,12 @@ func (m *Master) Addr() string { return m.srv.Addr() }
 // failed on the way out (nil on a clean stop). Run may be called once;
 // Close also releases a master that was never run.
 func (m *Master) Run(ctx context.Context) (err error) {
-	if !m.life.start() {
+	if !m.life.Start() {
 		return fmt.Errorf("master: Run called twice or after Close: %w", protocol.ErrBusy)
 	}
 	defer func() {
 		m.shutdown()
-		m.life.finish(errors.Join(err, m.life.releaseErr))
+		m.life.Finish(errors.Join(err, m.releaseErr))
 	}()
 	m.log.Info("master running", "addr", m.Addr(), "key", m.keys.Public)
 	tick := time.NewTicker(time.Second)
@@ -163,7 +168,7 @@ func (m *Master) Run(ctx context.Context) (err error) {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-m.life.quitC():
+		case <-m.life.Quit():
 			return nil
 		case in := <-m.srv.Recv():
 			m.handle(in)
@@ -182,7 +187,7 @@ func (m *Master) shutdown() {
 	m.streams.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	m.calls.FailAll(fmt.Errorf("master stopping: %w", protocol.ErrUnavailable))
 	time.Sleep(50 * time.Millisecond) // let the session-end notices reach the nodes
-	m.life.releaseErr = m.release()
+	m.releaseErr = m.release()
 	m.running.Store(false)
 	m.log.Info("master stopped")
 }
@@ -192,7 +197,7 @@ func (m *Master) shutdown() {
 func (m *Master) release() error {
 	m.srv.Close()
 	m.wg.Wait()
-	m.life.stopAdmin()
+	m.admin.stop()
 	if err := m.store.close(); err != nil {
 		return fmt.Errorf("master: close store: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/tffs/tffs/internal/lifecycle"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -43,9 +44,9 @@ type Node struct {
 	keys protocol.KeyPair
 	boot string
 
-	life     lifecycle   // Run once, Close any number of times (lifecycle.go)
-	ctrdDown atomic.Bool // an outside containerd stopped answering (probe.go)
-	probing  atomic.Bool // a probe is running
+	life     lifecycle.Lifecycle // Run once, Close any number of times (lifecycle.go)
+	ctrdDown atomic.Bool         // an outside containerd stopped answering (probe.go)
+	probing  atomic.Bool         // a probe is running
 
 	conn    *protocol.Client
 	rt      *runtime.Runtime
@@ -119,10 +120,10 @@ func (n *Node) PublicKey() string { return n.keys.Public }
 // then stops: the master tells the sessions their containers are gone).
 // Run may be called once.
 func (n *Node) Run(ctx context.Context) (err error) {
-	if !n.life.start() {
+	if !n.life.Start() {
 		return fmt.Errorf("node %s: Run called twice or after Close: %w", n.cfg.Name, protocol.ErrBusy)
 	}
-	defer func() { n.life.finish(err) }()
+	defer func() { n.life.Finish(err) }()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	closed := make(chan struct{})
@@ -130,7 +131,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 		cancel()
 		<-closed
 		select {
-		case <-n.life.quitC(): // Close during startup is a clean stop
+		case <-n.life.Quit(): // Close during startup is a clean stop
 			if errors.Is(err, context.Canceled) {
 				err = nil
 			}
@@ -140,7 +141,7 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	go func() { // Close also cancels what Run is still starting
 		defer close(closed)
 		select {
-		case <-n.life.quitC():
+		case <-n.life.Quit():
 			cancel()
 		case <-ctx.Done():
 		}

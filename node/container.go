@@ -64,6 +64,15 @@ func (n *Node) lookup(m *protocol.Msg) (*ctr, error) {
 	return c, nil
 }
 
+// MaxContainers is how many containers one node runs at most, so its
+// hello (which lists them, with their running processes) stays well within
+// a message's limits (protocol.MaxMessageSize and its item count).
+const MaxContainers = 1024
+
+// maxReportedProcs bounds the processes a hello lists in all; past it a
+// restarted master counts fewer processes than run (logged).
+const maxReportedProcs = 2048
+
 // spawn makes and starts a container. recv is when the request arrived: a
 // session ended after it (while the container was being made) undoes it,
 // while a session of the same name taken up again later (a client that
@@ -75,6 +84,12 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 	}
 	if req.ID == "" || m.Session == "" {
 		return nil, fmt.Errorf("spawn without id or session: %w", protocol.ErrInvalid)
+	}
+	n.mu.Lock()
+	full := len(n.containers) >= MaxContainers
+	n.mu.Unlock()
+	if full {
+		return nil, fmt.Errorf("node %s runs %d containers: %w", n.cfg.Name, MaxContainers, protocol.ErrLimit)
 	}
 	relax, err := n.relaxation(req)
 	if err != nil {

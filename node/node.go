@@ -253,17 +253,26 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers))}
 	// One being destroyed is still reported: the master holds it until
 	// the destroy's reply, and must not report it lost before.
+	procs, truncated := 0, false
 	for _, c := range n.containers {
 		c.mu.Lock()
 		nc := protocol.NodeContainer{ID: c.id, Boot: c.boot, Exited: c.exited, Exit: c.code}
 		for id := range c.procs {
+			if procs == maxReportedProcs {
+				truncated = true
+				break
+			}
 			nc.Procs = append(nc.Procs, id)
+			procs++
 		}
 		h.Containers = append(h.Containers, nc)
 		c.mu.Unlock()
 	}
 	wait := n.calls.Start(ctx, n.conn.Send, protocol.OpNodeHello, h, &rep, nil)
 	n.mu.Unlock()
+	if truncated {
+		n.log.Warn("hello lists only some running processes", "listed", maxReportedProcs)
+	}
 	if err := wait(); err != nil {
 		n.log.Warn("hello to master failed", "err", err)
 		return err

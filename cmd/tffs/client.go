@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/tffs/tffs/internal/cli"
+	"github.com/tffs/tffs/internal/dockerimg"
 	"github.com/tffs/tffs/internal/ociarchive"
 	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
@@ -70,7 +72,23 @@ func imageCmd() *cobra.Command {
 			}
 			return err
 		}}
-	cmd.AddCommand(bb, imp, list)
+	describe := &cobra.Command{Use: "describe IMAGE|.", Short: "print an image's config as JSON (from the location, else the local Docker engine)", Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLocation(cmd, func(ctx context.Context, loc *sdk.Location) error {
+				return images(loc).Describe(ctx, args[0], os.Stdout)
+			})
+		}}
+	push := &cobra.Command{Use: "push IMAGE|.", Short: "upload an image from the local Docker engine (only the layers the location lacks)", Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLocation(cmd, func(ctx context.Context, loc *sdk.Location) error {
+				name, err := images(loc).Push(ctx, args[0])
+				if err == nil {
+					fmt.Println(name)
+				}
+				return err
+			})
+		}}
+	cmd.AddCommand(bb, imp, list, describe, push)
 	return cmd
 }
 
@@ -116,6 +134,9 @@ func runCmd() *cobra.Command {
 			return err
 		}
 		defer loc.Close()
+		if o.Image, err = images(loc).Resolve(ctx, o.Image); err != nil {
+			return err
+		}
 		code, err := cli.Run(ctx, loc, o)
 		if err != nil {
 			return err
@@ -126,6 +147,22 @@ func runCmd() *cobra.Command {
 		return nil
 	}
 	return cmd
+}
+
+// images finds images in loc, else in the local Docker engine.
+func images(loc *sdk.Location) cli.Images {
+	return cli.Images{Loc: loc, Engine: dockerimg.New(""), Progress: os.Stderr}
+}
+
+// withLocation runs f with a session of the --location location.
+func withLocation(cmd *cobra.Command, f func(context.Context, *sdk.Location) error) error {
+	ctx := cmd.Context()
+	loc, err := cli.Connect(ctx, "", locationFlag)
+	if err != nil {
+		return err
+	}
+	defer loc.Close()
+	return f(ctx, loc)
 }
 
 func resourcesCmd() *cobra.Command {

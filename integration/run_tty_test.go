@@ -66,7 +66,7 @@ func TestRunCommandTTY(t *testing.T) {
 	typeLine(`echo sl""eeping; sleep 1000`)
 	waitFor("sleeping", 1)
 	time.Sleep(300 * time.Millisecond) // let sleep start (correctness does not depend on it)
-	ptmx.Write([]byte{3})               // Ctrl-C
+	ptmx.Write([]byte{3})              // Ctrl-C
 	typeLine(`echo ali""ve`)
 	waitFor("alive", 1) // a sleep not interrupted would hold this back for 1000s
 

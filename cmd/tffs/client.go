@@ -109,9 +109,16 @@ func runCmd() *cobra.Command {
 	memory := fs.String("memory", "", "memory limit: bytes, or with a k, m or g suffix")
 	fs.BoolVarP(&o.TTY, "tty", "t", false, "run the command on a terminal")
 	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "send local standard input to the command")
+	sshPort := fs.Int("ssh", -1, "serve ssh (exec, shell, sftp, scp) into the container on 127.0.0.1:PORT (0: any free port)")
+	sshKeys := fs.String("ssh-keys", "", "authorized_keys file for --ssh (default ~/.ssh/authorized_keys)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
 		var err error
+		if *sshPort >= 0 {
+			if o.Started, err = cli.SSHStarter(*sshPort, *sshKeys, "", os.Stderr); err != nil {
+				return err
+			}
+		}
 		if o.Env, err = cli.EnvList(env, os.LookupEnv); err != nil {
 			return err
 		}

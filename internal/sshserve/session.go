@@ -139,13 +139,14 @@ func (s *Server) runSFTP(ctx context.Context, ch ssh.Channel) {
 	defer ch.Close()
 	srv := sftp.NewRequestServer(ch, handlers(ctx, s.Container))
 	err := srv.Serve()
-	srv.Close()
 	code := uint32(0)
 	if err != nil && err != io.EOF {
 		s.Log.Debug("sftp", "err", err)
 		code = 1
 	}
+	// Before srv.Close, which closes the channel.
 	ch.SendRequest("exit-status", false, ssh.Marshal(struct{ Status uint32 }{code}))
+	srv.Close()
 }
 
 // signals maps ssh signal names (RFC 4254 6.10) to signals.

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/pkg/sftp"
@@ -33,10 +34,10 @@ func errno(err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case errors.Is(err, sdk.ErrNotFound):
-		return fmt.Errorf("%v: %w", err, os.ErrNotExist)
+	case errors.Is(err, sdk.ErrNotFound): // pkg/sftp tests with os.IsNotExist, which unwraps only PathError and kin
+		return &os.PathError{Op: "tffs", Path: err.Error(), Err: syscall.ENOENT}
 	case errors.Is(err, sdk.ErrPermission):
-		return fmt.Errorf("%v: %w", err, os.ErrPermission)
+		return &os.PathError{Op: "tffs", Path: err.Error(), Err: syscall.EACCES}
 	}
 	return err
 }

@@ -18,8 +18,19 @@ import (
 // stdout, stderr and exit code.
 func tffsRun(t *testing.T, env *testenv.Env, extraEnv []string, args ...string) (string, string, int) {
 	t.Helper()
+	return tffsRunIn(t, env.ClientDir, extraEnv, args...)
+}
+
+// tffsRunDir runs tffs as the client whose directory is dir.
+func tffsRunDir(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	return tffsRunIn(t, dir, nil, args...)
+}
+
+func tffsRunIn(t *testing.T, dir string, extraEnv []string, args ...string) (string, string, int) {
+	t.Helper()
 	cmd := exec.CommandContext(testenv.Ctx(t, 60*time.Second), testenv.Binary(t), args...)
-	cmd.Env = append(append(os.Environ(), "TFFS_DIR="+env.ClientDir), extraEnv...)
+	cmd.Env = append(append(os.Environ(), "TFFS_DIR="+dir), extraEnv...)
 	cmd.WaitDelay = 5 * time.Second
 	var stdout, stderr lockedBuffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -20,6 +20,7 @@ import (
 func accountCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "account", Short: "manage client accounts of the running master"}
 	cmd.AddCommand(adminCmds("accounts")...)
+	cmd.AddCommand(inviteCmd())
 	return cmd
 }
 

@@ -16,7 +16,7 @@ import (
 )
 
 func keyCmd() *cobra.Command {
-	return &cobra.Command{Use: "key", Short: "print this machine's client public key", Args: cobra.NoArgs,
+	cmd := &cobra.Command{Use: "key", Short: "print this machine's client public key", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kp, err := sdk.ClientKey(protocol.DefaultDir())
 			if err != nil {
@@ -25,6 +25,8 @@ func keyCmd() *cobra.Command {
 			fmt.Println(kp.Public)
 			return nil
 		}}
+	cmd.AddCommand(keyExportCmd(), keyImportCmd())
+	return cmd
 }
 
 func imageCmd() *cobra.Command {

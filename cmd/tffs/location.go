@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 	tffsfs "github.com/tffs/tffs/fs"
+	"github.com/tffs/tffs/internal/cli"
 	"github.com/tffs/tffs/internal/location"
 	"github.com/tffs/tffs/protocol"
 )
@@ -17,6 +18,20 @@ import (
 func locationCmd() *cobra.Command {
 	cmd := &cobra.Command{Use: "location", Short: "run a location here, or pick the default one"}
 	cmd.AddCommand(locationUpCmd())
+	cmd.AddCommand(&cobra.Command{Use: "ls", Aliases: []string{"list"}, Short: "list the configured locations (* = the default)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			locs, err := cli.Locations(protocol.DefaultDir())
+			for _, l := range locs {
+				mark := " "
+				if l.Default {
+					mark = "*"
+				}
+				fmt.Printf("%s %s\t%s\t%s\n", mark, l.Name, l.Master, l.MasterKey)
+			}
+			return err
+		}})
+	cmd.AddCommand(&cobra.Command{Use: "use NAME", Short: "make NAME the default location", Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error { return cli.UseLocation(protocol.DefaultDir(), args[0]) }})
 	return cmd
 }
 

@@ -112,6 +112,7 @@ func runCmd() *cobra.Command {
 	fs.BoolVarP(&o.TTY, "tty", "t", false, "run the command on a terminal")
 	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "send local standard input to the command")
 	sshPort := fs.Int("ssh", -1, "serve ssh (exec, shell, sftp, scp) into the container on 127.0.0.1:PORT (0: any free port)")
+	fs.StringArrayVar(&o.Sync, "sync", nil, "LOCALDIR:/path: copy a local directory into the container and push every local change (repeatable)")
 	sshKeys := fs.String("ssh-keys", "", "authorized_keys file for --ssh (default ~/.ssh/authorized_keys)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()

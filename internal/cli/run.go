@@ -30,6 +30,11 @@ type RunOptions struct {
 	Stdin          *os.File
 	Stdout, Stderr io.Writer
 
+	// Sync lists LOCALDIR:/path pairs mirrored into the container while
+	// it runs (see dirsync); a command run as a process starts after the
+	// initial copies.
+	Sync []string
+
 	// Started, if set, is called once the container exists (e.g. to serve
 	// ssh into it); an error from it ends the run.
 	Started func(ctx context.Context, ctr *sdk.Container) error
@@ -113,6 +118,12 @@ func Run(ctx context.Context, loc *sdk.Location, o RunOptions) (int, error) {
 		if err := o.Started(ctx, ctr); err != nil {
 			return 1, err
 		}
+	}
+	if err := startSyncs(ctx, ctr, o.Sync); err != nil {
+		if ctx.Err() != nil {
+			return Interrupted, nil
+		}
+		return 1, err
 	}
 	if !asProcess {
 		code, err := ctr.Wait(ctx)

@@ -113,6 +113,8 @@ func runCmd() *cobra.Command {
 	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "send local standard input to the command")
 	sshPort := fs.Int("ssh", -1, "serve ssh (exec, shell, sftp, scp) into the container on 127.0.0.1:PORT (0: any free port)")
 	fs.StringArrayVar(&o.Sync, "sync", nil, "LOCALDIR:/path: copy a local directory into the container and push every local change (repeatable)")
+	asUnit := fs.Bool("systemd", false, "write a systemd unit that runs this command line as a service (Restart=always) instead of running it")
+	unitDir := fs.String("unit-dir", defaultUnitDir, "where --systemd writes the unit")
 	sshKeys := fs.String("ssh-keys", "", "authorized_keys file for --ssh (default ~/.ssh/authorized_keys)")
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		ctx := cmd.Context()
@@ -138,6 +140,13 @@ func runCmd() *cobra.Command {
 			}
 		}
 		o.Image, o.Args = args[0], args[1:]
+		if *asUnit {
+			name := o.Name
+			if name == "" {
+				name = o.Image
+			}
+			return runUnit(*unitDir, name, os.Args[1:])
+		}
 		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
 		loc, err := cli.Connect(ctx, "", locationFlag)
 		if err != nil {

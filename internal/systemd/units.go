@@ -13,7 +13,7 @@ import (
 
 // Unit is one service unit.
 type Unit struct {
-	Name        string   // file name without .service, e.g. "tffs-master"
+	Name        string // file name without .service, e.g. "tffs-master"
 	Description string
 	Exec        []string // the command line
 	Env         []string // KEY=VALUE

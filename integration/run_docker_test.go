@@ -102,6 +102,15 @@ func TestRunDockerImage(t *testing.T) {
 	if code != 0 || !strings.Contains(stdout, "dockerbox:v1\t") {
 		t.Fatalf("image ls: code %d stdout %q", code, stdout)
 	}
+	if _, stderr, code := tffsRun(t, env, dockerEnv, "image", "rm", "dockerbox:v1"); code != 0 {
+		t.Fatalf("image rm: %d %s", code, stderr)
+	}
+	if stdout, _, _ := tffsRun(t, env, dockerEnv, "image", "ls"); strings.Contains(stdout, "dockerbox") || !strings.Contains(stdout, "busybox:latest") {
+		t.Fatalf("image ls after rm: %q", stdout)
+	}
+	if _, stderr, code := tffsRun(t, env, dockerEnv, "image", "rm", "dockerbox:v1"); code != 1 || !strings.Contains(stderr, "not in this location") {
+		t.Fatalf("image rm twice: %d %q", code, stderr)
+	}
 	// No engine and no such image: one clear line.
 	_, stderr, code = tffsRun(t, env, []string{"DOCKER_HOST=unix:///nonexistent.sock"}, "run", "elsewhere:v1", "true")
 	if code != 1 || !strings.Contains(stderr, "no local Docker engine") {

@@ -27,3 +27,13 @@ func (l *Location) DescribeImage(ctx context.Context, name string) (protocol.Ima
 	}
 	return protocol.Image{}, fmt.Errorf("image %q: %w", name, ErrNotFound)
 }
+
+// RemoveImage forgets one of the account's images in the location
+// ("busybox" = "busybox:latest"); ErrNotFound if there is none. Running
+// containers are not affected.
+func (l *Location) RemoveImage(ctx context.Context, name string) error {
+	if err := l.call(ctx, protocol.OpImageRemove, protocol.ImageRemoveRequest{Name: name}, nil, ""); err != nil {
+		return fmt.Errorf("remove image %s: %w", name, err)
+	}
+	return nil
+}

@@ -90,7 +90,18 @@ func imageCmd() *cobra.Command {
 				return err
 			})
 		}}
-	cmd.AddCommand(bb, imp, list, describe, push)
+	rm := &cobra.Command{Use: "rm IMAGE...", Aliases: []string{"remove"}, Short: "remove images from the location (running containers keep theirs)", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLocation(cmd, func(ctx context.Context, loc *sdk.Location) error {
+				for _, name := range args {
+					if err := loc.RemoveImage(ctx, name); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}}
+	cmd.AddCommand(bb, imp, list, describe, push, rm)
 	return cmd
 }
 

@@ -88,4 +88,33 @@ func TestRunCommandTTY(t *testing.T) {
 	if before.Lflag != after.Lflag || before.Iflag != after.Iflag || before.Oflag != after.Oflag {
 		t.Fatalf("terminal not restored: before %+v after %+v", before, after)
 	}
+
+	// SIGTERM while attached: the session ends (130) and the terminal is
+	// restored too.
+	cmd = exec.Command(testenv.Binary(t), "run", "-ti", "-e", "PS1=SECOND> ", "busybox", "sh")
+	cmd.Env = append(os.Environ(), "TFFS_DIR="+env.ClientDir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("SECOND> ", 1)
+	if raw, _ := unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS); raw.Lflag&unix.ICANON != 0 {
+		t.Fatal("the terminal is not in raw mode while attached")
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done = make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("tffs run -ti did not end after SIGTERM")
+	}
+	if code := cmd.ProcessState.ExitCode(); code != 130 {
+		t.Fatalf("exit code after SIGTERM %d, want 130", code)
+	}
+	after, _ = unix.IoctlGetTermios(int(tty.Fd()), unix.TCGETS)
+	if before.Lflag != after.Lflag || before.Iflag != after.Iflag || before.Oflag != after.Oflag {
+		t.Fatalf("terminal not restored after SIGTERM: before %+v after %+v", before, after)
+	}
 }

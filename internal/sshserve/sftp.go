@@ -60,29 +60,71 @@ type reader struct {
 	path string
 	mu   sync.Mutex
 	rc   io.ReadCloser
-	pos  int64
+	buf  []byte // the bytes just read: [pos-len(buf), pos)
+	pos  int64  // the stream's position
+	eof  bool
 }
+
+// window is how far apart the reads a client keeps in flight may be
+// (sftp clients ask for many chunks at once, served out of order) and
+// still be served from one stream.
+const window = 8 << 20
 
 func (rd *reader) ReadAt(p []byte, off int64) (int, error) {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
-	if rd.rc == nil || off != rd.pos {
-		if rd.rc != nil {
-			rd.rc.Close()
+	start := rd.pos - int64(len(rd.buf))
+	if rd.rc == nil || off < start || off > rd.pos+window {
+		if err := rd.open(off); err != nil {
+			return 0, err
 		}
-		rc, _, err := rd.fs.ctr.FetchRange(rd.fs.ctx, rd.path, off, 0)
-		if err != nil {
-			rd.rc = nil
+		start = off
+	}
+	// Read forward until the stream is past the end of the request.
+	for !rd.eof && rd.pos < off+int64(len(p)) {
+		if len(rd.buf) > 2*window { // keep the last window of bytes
+			drop := len(rd.buf) - window
+			rd.buf = append(rd.buf[:0], rd.buf[drop:]...)
+			start += int64(drop)
+			if off < start {
+				if err := rd.open(off); err != nil {
+					return 0, err
+				}
+				start = off
+			}
+		}
+		chunk := make([]byte, 256<<10)
+		n, err := io.ReadFull(rd.rc, chunk)
+		rd.buf = append(rd.buf, chunk[:n]...)
+		rd.pos += int64(n)
+		if err == io.EOF || err == io.ErrUnexpectedEOF {
+			rd.eof = true
+		} else if err != nil {
 			return 0, errno(err)
 		}
-		rd.rc, rd.pos = rc, off
 	}
-	n, err := io.ReadFull(rd.rc, p)
-	rd.pos += int64(n)
-	if err == io.ErrUnexpectedEOF {
-		err = io.EOF
+	if off >= rd.pos {
+		return 0, io.EOF
 	}
-	return n, err
+	n := copy(p, rd.buf[off-start:])
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// open starts a new stream at off.
+func (rd *reader) open(off int64) error {
+	if rd.rc != nil {
+		rd.rc.Close()
+		rd.rc = nil
+	}
+	rc, _, err := rd.fs.ctr.FetchRange(rd.fs.ctx, rd.path, off, 0)
+	if err != nil {
+		return errno(err)
+	}
+	rd.rc, rd.buf, rd.pos, rd.eof = rc, rd.buf[:0], off, false
+	return nil
 }
 
 func (rd *reader) Close() error {

@@ -3,7 +3,10 @@ package integration
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -190,5 +193,40 @@ func TestRunSSHInteractive(t *testing.T) {
 	}
 	if code := cmd.ProcessState.ExitCode(); code != 4 {
 		t.Fatalf("ssh -t exit code %d, want 4; output:\n%s", code, out.String())
+	}
+}
+
+// TestRunSSHForward: `ssh -L` reaches a server on the container's
+// loopback (through nc in the container, until container networking).
+func TestRunSSHForward(t *testing.T) {
+	r := startSSHRig(t)
+	if out, code := r.ssh(t, "", "mkdir -p /www && echo forwarded > /www/index.html && (httpd -p 127.0.0.1:8000 -h /www &) ; sleep 0.2; echo started"); code != 0 || !strings.Contains(out, "started") {
+		t.Fatalf("start httpd: %d %q", code, out)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close()
+	args := append(r.opts(r.key), "-N", "-L", fmt.Sprintf("127.0.0.1:%d:127.0.0.1:8000", port), "-p", r.port, "127.0.0.1")
+	fwd := exec.Command("ssh", args...)
+	if err := fwd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { fwd.Process.Kill(); fwd.Wait() })
+	var body string
+	testenv.Eventually(t, 30*time.Second, "the page through ssh -L", func() bool {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/index.html", port))
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		body = string(b)
+		return resp.StatusCode == 200
+	})
+	if body != "forwarded\n" {
+		t.Fatalf("page %q", body)
 	}
 }

@@ -89,8 +89,13 @@ func (s *Server) serveConn(ctx context.Context, c net.Conn) {
 	go func() { <-ctx.Done(); sc.Close() }()
 	go ssh.DiscardRequests(reqs)
 	for nc := range chans {
-		if nc.ChannelType() != "session" {
-			nc.Reject(ssh.UnknownChannelType, "only session channels are served (port forwarding comes with container networking)")
+		switch nc.ChannelType() {
+		case "session":
+		case "direct-tcpip":
+			go s.forward(ctx, nc)
+			continue
+		default:
+			nc.Reject(ssh.UnknownChannelType, "only session and direct-tcpip channels are served")
 			continue
 		}
 		ch, creqs, err := nc.Accept()

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -79,28 +78,11 @@ func runUnit(unitDir, name string, argv []string) error {
 	if err != nil {
 		return err
 	}
-	exec := []string{bin}
-	dropped := false
-	for i := 0; i < len(argv); i++ {
-		a := argv[i]
-		switch {
-		case !dropped && (a == "--systemd" || a == "--systemd=true"):
-			dropped = true
-			continue
-		case a == "--unit-dir":
-			i++
-			continue
-		case strings.HasPrefix(a, "--unit-dir="):
-			continue
-		}
-		exec = append(exec, a)
-	}
 	dir, err := filepath.Abs(protocol.DefaultDir())
 	if err != nil {
 		return err
 	}
-	u := systemd.Unit{Name: systemd.UnitName("tffs-run-", name), Description: "tffs " + strings.Join(argv, " "),
-		Exec: exec, Env: []string{"TFFS_DIR=" + dir}}
+	u := systemd.RunUnit(bin, name, argv, dir)
 	p, err := u.Write(unitDir)
 	if err != nil {
 		return err

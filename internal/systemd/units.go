@@ -94,3 +94,28 @@ func WriteConfig(path string, values map[string]any) error {
 	}
 	return os.WriteFile(path, append(b, '\n'), 0o600)
 }
+
+// RunUnit is the unit that keeps a `tffs run` command line running as a
+// service: argv is that line's arguments (after the binary), from which
+// the first --systemd and any --unit-dir are dropped; tffsDir is the client
+// directory the service uses.
+func RunUnit(bin, name string, argv []string, tffsDir string) Unit {
+	exec := []string{bin}
+	dropped := false
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case !dropped && (a == "--systemd" || a == "--systemd=true"):
+			dropped = true
+			continue
+		case a == "--unit-dir":
+			i++
+			continue
+		case strings.HasPrefix(a, "--unit-dir="):
+			continue
+		}
+		exec = append(exec, a)
+	}
+	return Unit{Name: UnitName("tffs-run-", name), Description: "tffs " + strings.Join(argv, " "),
+		Exec: exec, Env: []string{"TFFS_DIR=" + tffsDir}}
+}

@@ -41,3 +41,11 @@ func TestUnitVerifies(t *testing.T) {
 		t.Fatalf("systemd-analyze verify: %v\n%s", err, out)
 	}
 }
+
+func TestRunUnitDropsItsOwnFlags(t *testing.T) {
+	u := RunUnit("/bin/tffs", "web", []string{"run", "--systemd", "--unit-dir", "/x", "--unit-dir=/y", "busybox", "echo", "--systemd"}, "/root/.tffs")
+	want := []string{"/bin/tffs", "run", "busybox", "echo", "--systemd"}
+	if strings.Join(u.Exec, " ") != strings.Join(want, " ") || u.Name != "tffs-run-web" {
+		t.Fatalf("RunUnit = %q %v", u.Name, u.Exec)
+	}
+}

@@ -117,4 +117,25 @@ func TestRunCommandTTY(t *testing.T) {
 	if before.Lflag != after.Lflag || before.Iflag != after.Iflag || before.Oflag != after.Oflag {
 		t.Fatalf("terminal not restored after SIGTERM: before %+v after %+v", before, after)
 	}
+
+	// No command: the image's own (busybox: sh) runs on the terminal.
+	cmd = exec.Command(testenv.Binary(t), "run", "-ti", "-e", "PS1=THIRD> ", "busybox")
+	cmd.Env = append(os.Environ(), "TFFS_DIR="+env.ClientDir)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("THIRD> ", 1)
+	typeLine("exit 0")
+	done = make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("tffs run -ti busybox: %v", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("tffs run -ti busybox did not end after exit")
+	}
 }

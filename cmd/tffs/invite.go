@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,8 @@ func inviteCmd() *cobra.Command {
 		}
 		if *addr != "" {
 			inv.Master = *addr
+		} else if strings.Contains(inv.Master, "0.0.0.0") || strings.Contains(inv.Master, "[::]") {
+			fmt.Fprintf(os.Stderr, "warning: the master listens on %s; give --address with the address clients reach it at\n", inv.Master)
 		}
 		fmt.Fprintf(os.Stderr, "one-time token for account %s, usable until %s:\n", inv.Account, inv.Expires.Format(time.RFC3339))
 		fmt.Println(cli.EncodeToken(inv))

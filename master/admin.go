@@ -89,6 +89,7 @@ func (m *Master) adminMux() *http.ServeMux {
 			adminError(w, remove(r.PathValue("name")))
 		})
 	}
+	m.inviteRoutes(mux)
 	return mux
 }
 

@@ -88,6 +88,7 @@ type Master struct {
 	keysMu   sync.RWMutex
 	accounts map[string]string // public key → account name
 	nodeKeys map[string]string // public key → node name
+	invites  invites           // one-time invitation keys (invite.go)
 
 	// Owned by the actor goroutine.
 	sessions   map[string]*session
@@ -260,6 +261,9 @@ func (m *Master) handle(in protocol.Incoming) {
 	}
 	if isClient {
 		m.handleClient(account, in)
+		return
+	}
+	if m.handleInvite(in) {
 		return
 	}
 	m.warn.Warn(m.log, in.Key, "message from a key that is no longer admitted: refused", "key", protocol.ShortKey(in.Key))

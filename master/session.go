@@ -119,6 +119,8 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.imagePut(s, msg)
 	case protocol.OpImageList:
 		m.reply(s.id, msg, protocol.ImageList{Images: m.store.images(s.account)}, nil)
+	case protocol.OpImageRemove:
+		m.imageRemove(s, msg)
 	case protocol.OpImageFiles:
 		m.imageFiles(s, msg)
 	case protocol.OpImageFetch:

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"io"
 	"net"
@@ -13,74 +12,78 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/spf13/cobra"
 	"github.com/tffs/tffs/master"
 )
 
-// adminCommand manages accounts or nodes of the running master through its
-// admin socket: add/register NAME PUBKEY, list, remove NAME.
-func adminCommand(ctx context.Context, kind string, args []string) error {
-	fs := flag.NewFlagSet(kind, flag.ContinueOnError)
-	dir := fs.String("dir", "/var/lib/tffs/master", "the master's state directory")
-	if len(args) == 0 {
-		return fmt.Errorf("usage: tffs %s add|list|remove …", strings.TrimSuffix(kind, "s"))
+// accountCmd is `tffs account add|list|remove|invite`.
+func accountCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "account", Short: "manage client accounts of the running master"}
+	cmd.AddCommand(adminCmds("accounts")...)
+	cmd.AddCommand(inviteCmd())
+	return cmd
+}
+
+// adminCmds are the add/register, list and remove commands managing the
+// accounts or nodes ("accounts"/"nodes") of the running master through its
+// admin socket.
+func adminCmds(kind string) []*cobra.Command {
+	dirFlag := func(c *cobra.Command) *string {
+		return c.Flags().String("dir", "/var/lib/tffs/master", "the master's state directory")
 	}
-	verb := args[0]
-	if err := fs.Parse(flagsFirst(args[1:])); err != nil {
+	add := &cobra.Command{Use: "add NAME PUBKEY", Aliases: []string{"register"}, Short: "add a public key under NAME", Args: usageArgs(2)}
+	addDir := dirFlag(add)
+	add.RunE = func(cmd *cobra.Command, args []string) error {
+		body, _ := json.Marshal(master.Principal{Name: args[0], PublicKey: args[1]})
+		_, err := adminCall(cmd.Context(), *addDir, "POST", "/"+kind, body)
 		return err
 	}
-	sock := filepath.Join(*dir, master.AdminSocket)
-	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
-	}}}
-	var req *http.Request
-	var err error
-	switch {
-	case (verb == "add" || verb == "register") && fs.NArg() == 2:
-		body, _ := json.Marshal(master.Principal{Name: fs.Arg(0), PublicKey: fs.Arg(1)})
-		req, err = http.NewRequestWithContext(ctx, "POST", "http://master/"+kind, bytes.NewReader(body))
-	case verb == "list" && fs.NArg() == 0:
-		req, err = http.NewRequestWithContext(ctx, "GET", "http://master/"+kind, nil)
-	case verb == "remove" && fs.NArg() == 1:
-		req, err = http.NewRequestWithContext(ctx, "DELETE", "http://master/"+kind+"/"+fs.Arg(0), nil)
-	default:
-		return fmt.Errorf("usage: tffs %s add NAME PUBKEY | list | remove NAME [--dir MASTERDIR]", strings.TrimSuffix(kind, "s"))
-	}
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return fmt.Errorf("is the master running with --dir %s? %w", *dir, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("%s", strings.TrimSpace(string(b)))
-	}
-	if verb == "list" {
+	list := &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "list the names and keys", Args: usageArgs(0)}
+	listDir := dirFlag(list)
+	list.RunE = func(cmd *cobra.Command, args []string) error {
+		b, err := adminCall(cmd.Context(), *listDir, "GET", "/"+kind, nil)
+		if err != nil {
+			return err
+		}
 		var ps []master.Principal
 		json.Unmarshal(b, &ps)
 		for _, p := range ps {
 			fmt.Fprintf(os.Stdout, "%s\t%s\n", p.Name, p.PublicKey)
 		}
+		return nil
 	}
-	return nil
+	remove := &cobra.Command{Use: "remove NAME", Aliases: []string{"rm"}, Short: "remove NAME's key", Args: usageArgs(1)}
+	rmDir := dirFlag(remove)
+	remove.RunE = func(cmd *cobra.Command, args []string) error {
+		_, err := adminCall(cmd.Context(), *rmDir, "DELETE", "/"+kind+"/"+args[0], nil)
+		return err
+	}
+	return []*cobra.Command{add, list, remove}
 }
 
-// flagsFirst moves "--flag value" pairs ahead of positional arguments, so
-// `tffs account add NAME KEY --dir D` parses like `--dir D add NAME KEY`.
-func flagsFirst(args []string) []string {
-	var flags, pos []string
-	for i := 0; i < len(args); i++ {
-		if strings.HasPrefix(args[i], "-") {
-			flags = append(flags, args[i])
-			if !strings.Contains(args[i], "=") && i+1 < len(args) {
-				flags = append(flags, args[i+1])
-				i++
-			}
-			continue
-		}
-		pos = append(pos, args[i])
+// adminCall makes one request on the admin socket of the master whose
+// state directory is dir and returns the reply's body.
+func adminCall(ctx context.Context, dir, method, path string, body []byte) ([]byte, error) {
+	sock := filepath.Join(dir, master.AdminSocket)
+	client := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
+	}}}
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
 	}
-	return append(flags, pos...)
+	req, err := http.NewRequestWithContext(ctx, method, "http://master"+path, rd)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("is the master running with --dir %s? %w", dir, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode >= 300 {
+		return nil, fmt.Errorf("%s", strings.TrimSpace(string(b)))
+	}
+	return b, nil
 }

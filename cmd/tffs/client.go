@@ -3,130 +3,213 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
+	"github.com/tffs/tffs/internal/cli"
+	"github.com/tffs/tffs/internal/dockerimg"
 	"github.com/tffs/tffs/internal/ociarchive"
 	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
 )
 
-func connect(ctx context.Context, location string) (*sdk.Location, error) {
-	cctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	return sdk.Connect(cctx, sdk.WithLocation(location))
+func keyCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "key", Short: "print this machine's client public key", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kp, err := sdk.ClientKey(protocol.DefaultDir())
+			if err != nil {
+				return err
+			}
+			fmt.Println(kp.Public)
+			return nil
+		}}
+	cmd.AddCommand(keyExportCmd(), keyImportCmd())
+	return cmd
 }
 
-func printKey(args []string) error {
-	kp, err := sdk.ClientKey(protocol.DefaultDir())
-	if err != nil {
-		return err
-	}
-	fmt.Println(kp.Public)
-	return nil
+func imageCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "image", Short: "manage images"}
+	bb := &cobra.Command{Use: "busybox OUT", Short: "build the busybox test image archive from busybox-static", Args: usageArgs(1)}
+	name := bb.Flags().String("name", "busybox:latest", "image name")
+	bin := bb.Flags().String("busybox", "/bin/busybox", "busybox-static binary")
+	bb.RunE = func(cmd *cobra.Command, args []string) error { return ociarchive.BuildBusybox(*bin, args[0], *name) }
+	imp := &cobra.Command{Use: "import FILE|DIR", Short: "upload the images of a docker-save/OCI archive or OCI layout", Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			loc, err := cli.Connect(ctx, "", locationFlag)
+			if err != nil {
+				return err
+			}
+			defer loc.Close()
+			last := time.Time{}
+			names, err := loc.ImportImages(ctx, args[0], func(p sdk.Progress) {
+				if time.Since(last) > 200*time.Millisecond || p.Sent == p.Total {
+					last = time.Now()
+					fmt.Fprintf(os.Stderr, "\r%s: %d/%d bytes uploaded (%d layers already there)", p.Image, p.Sent, p.Total, p.Skipped)
+				}
+			})
+			fmt.Fprintln(os.Stderr)
+			for _, n := range names {
+				fmt.Println(n)
+			}
+			return err
+		}}
+	list := &cobra.Command{Use: "list", Aliases: []string{"ls"}, Short: "list the account's images", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			loc, err := cli.Connect(ctx, "", locationFlag)
+			if err != nil {
+				return err
+			}
+			defer loc.Close()
+			imgs, err := loc.Images(ctx)
+			for _, img := range imgs {
+				var size int64
+				for _, l := range img.Layers {
+					size += l.Size
+				}
+				fmt.Printf("%s\t%s\t%d layers\t%d bytes\n", img.Name, img.ConfigDigest[:19], len(img.Layers), size)
+			}
+			return err
+		}}
+	describe := &cobra.Command{Use: "describe IMAGE|.", Short: "print an image's config as JSON (from the location, else the local Docker engine)", Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLocation(cmd, func(ctx context.Context, loc *sdk.Location) error {
+				return images(loc).Describe(ctx, args[0], os.Stdout)
+			})
+		}}
+	push := &cobra.Command{Use: "push IMAGE|.", Short: "upload an image from the local Docker engine (only the layers the location lacks)", Args: usageArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLocation(cmd, func(ctx context.Context, loc *sdk.Location) error {
+				name, err := images(loc).Push(ctx, args[0])
+				if err == nil {
+					fmt.Println(name)
+				}
+				return err
+			})
+		}}
+	rm := &cobra.Command{Use: "rm IMAGE...", Aliases: []string{"remove"}, Short: "remove images from the location (running containers keep theirs)", Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withLocation(cmd, func(ctx context.Context, loc *sdk.Location) error {
+				for _, name := range args {
+					if err := loc.RemoveImage(ctx, name); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		}}
+	cmd.AddCommand(bb, imp, list, describe, push, rm)
+	return cmd
 }
 
-func imageCommand(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		return fmt.Errorf("usage: tffs image import FILE|DIR | list | busybox OUT")
-	}
-	fs := flag.NewFlagSet("image", flag.ContinueOnError)
-	locName := fs.String("location", "", "location name (default: the default location)")
-	name := fs.String("name", "busybox:latest", "image name (busybox)")
-	bb := fs.String("busybox", "/bin/busybox", "busybox-static binary (busybox)")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	switch {
-	case args[0] == "busybox" && fs.NArg() == 1:
-		return ociarchive.BuildBusybox(*bb, fs.Arg(0), *name)
-	case args[0] == "import" && fs.NArg() == 1:
-		loc, err := connect(ctx, *locName)
+func runCmd() *cobra.Command {
+	var o cli.RunOptions
+	var env, files []string
+	cmd := &cobra.Command{Use: "run [flags] IMAGE|. [CMD [ARG...]]", Short: "spawn a container, stream its output (or attach the terminal), exit with its code",
+		Args: cobra.MinimumNArgs(1)}
+	fs := cmd.Flags()
+	fs.SetInterspersed(false) // flags after IMAGE belong to the command
+	fs.StringArrayVarP(&env, "env", "e", nil, "VAR=value, or VAR to copy the local value (repeatable)")
+	fs.StringArrayVarP(&files, "file", "f", nil, "SRC:DEST: write a local file into the container before it boots; DEST ending in / takes SRC's name (repeatable)")
+	fs.BoolVarP(&o.Asleep, "sleep", "z", false, "start the container asleep (CMD, if given, runs as a process in it)")
+	fs.StringVar(&o.Name, "name", "", "container name (unique in the session)")
+	fs.StringVar(&o.Tag, "tag", "", "container tag (unique among the account's containers)")
+	fs.StringVar(&o.Node, "node", "", "node to run on (default: the location's choice)")
+	fs.Float64VarP(&o.CPUs, "cpus", "c", 0, "CPU limit (fractions allowed)")
+	memory := fs.String("memory", "", "memory limit: bytes, or with a k, m or g suffix")
+	fs.BoolVarP(&o.TTY, "tty", "t", false, "run the command on a terminal")
+	fs.BoolVarP(&o.Interactive, "interactive", "i", false, "send local standard input to the command")
+	sshPort := fs.Int("ssh", -1, "serve ssh (exec, shell, sftp, scp) into the container on 127.0.0.1:PORT (0: any free port)")
+	fs.StringArrayVar(&o.Sync, "sync", nil, "LOCALDIR:/path: copy a local directory into the container and push every local change (repeatable)")
+	asUnit := fs.Bool("systemd", false, "write a systemd unit that runs this command line as a service (Restart=always) instead of running it")
+	unitDir := fs.String("unit-dir", defaultUnitDir, "where --systemd writes the unit")
+	sshKeys := fs.String("ssh-keys", "", "authorized_keys file for --ssh (default ~/.ssh/authorized_keys)")
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		ctx := cmd.Context()
+		var err error
+		if *sshPort >= 0 {
+			if o.Started, err = cli.SSHStarter(*sshPort, *sshKeys, "", os.Stderr); err != nil {
+				return err
+			}
+		}
+		if o.Env, err = cli.EnvList(env, os.LookupEnv); err != nil {
+			return err
+		}
+		for _, f := range files {
+			spec, err := cli.ParseFile(f)
+			if err != nil {
+				return err
+			}
+			o.Files = append(o.Files, spec)
+		}
+		if *memory != "" {
+			if o.Memory, err = cli.ParseBytes(*memory); err != nil {
+				return err
+			}
+		}
+		o.Image, o.Args = args[0], args[1:]
+		if *asUnit {
+			name := o.Name
+			if name == "" {
+				name = o.Image
+			}
+			return runUnit(*unitDir, name, os.Args[1:])
+		}
+		o.Stdin, o.Stdout, o.Stderr = os.Stdin, os.Stdout, os.Stderr
+		loc, err := cli.Connect(ctx, "", locationFlag)
 		if err != nil {
 			return err
 		}
 		defer loc.Close()
-		last := time.Time{}
-		names, err := loc.ImportImages(ctx, fs.Arg(0), func(p sdk.Progress) {
-			if time.Since(last) > 200*time.Millisecond || p.Sent == p.Total {
-				last = time.Now()
-				fmt.Fprintf(os.Stderr, "\r%s: %d/%d bytes uploaded (%d layers already there)", p.Image, p.Sent, p.Total, p.Skipped)
-			}
-		})
-		fmt.Fprintln(os.Stderr)
-		for _, n := range names {
-			fmt.Println(n)
+		if o.Image, err = images(loc).Resolve(ctx, o.Image); err != nil {
+			return err
 		}
-		return err
-	case args[0] == "list":
-		loc, err := connect(ctx, *locName)
+		code, err := cli.Run(ctx, loc, o)
 		if err != nil {
 			return err
 		}
-		defer loc.Close()
-		imgs, err := loc.Images(ctx)
-		for _, img := range imgs {
-			var size int64
-			for _, l := range img.Layers {
-				size += l.Size
-			}
-			fmt.Printf("%s\t%s\t%d layers\t%d bytes\n", img.Name, img.ConfigDigest[:19], len(img.Layers), size)
+		if code != 0 {
+			return cli.ExitCode(code)
 		}
-		return err
+		return nil
 	}
-	return fmt.Errorf("usage: tffs image import FILE|DIR | list | busybox OUT")
+	return cmd
 }
 
-func runCommand(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("run", flag.ContinueOnError)
-	locName := fs.String("location", "", "location name")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() == 0 {
-		return fmt.Errorf("usage: tffs run IMAGE [CMD...]")
-	}
-	loc, err := connect(ctx, *locName)
+// images finds images in loc, else in the local Docker engine.
+func images(loc *sdk.Location) cli.Images {
+	return cli.Images{Loc: loc, Engine: dockerimg.New(""), Progress: os.Stderr}
+}
+
+// withLocation runs f with a session of the --location location.
+func withLocation(cmd *cobra.Command, f func(context.Context, *sdk.Location) error) error {
+	ctx := cmd.Context()
+	loc, err := cli.Connect(ctx, "", locationFlag)
 	if err != nil {
 		return err
 	}
 	defer loc.Close()
-	opts := []sdk.SpawnOption{
-		sdk.OnStdout(func(b []byte) { os.Stdout.Write(b) }),
-		sdk.OnStderr(func(b []byte) { os.Stderr.Write(b) }),
-	}
-	if fs.NArg() > 1 {
-		opts = append(opts, sdk.Command(fs.Args()[1:]...))
-	}
-	ctr, err := loc.Node().SpawnContainer(ctx, fs.Arg(0), opts...)
-	if err != nil {
-		return err
-	}
-	code, err := ctr.Wait(ctx)
-	if err != nil {
-		return err
-	}
-	return exitCode(code)
+	return f(ctx, loc)
 }
 
-func resources(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("resources", flag.ContinueOnError)
-	locName := fs.String("location", "", "location name")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	loc, err := connect(ctx, *locName)
-	if err != nil {
-		return err
-	}
-	defer loc.Close()
-	o, err := loc.RefreshOffer(ctx)
-	if err != nil {
-		return err
-	}
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(o)
+func resourcesCmd() *cobra.Command {
+	return &cobra.Command{Use: "resources", Short: "print the resource offer", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			loc, err := cli.Connect(ctx, "", locationFlag)
+			if err != nil {
+				return err
+			}
+			defer loc.Close()
+			o, err := loc.RefreshOffer(ctx)
+			if err != nil {
+				return err
+			}
+			enc := json.NewEncoder(os.Stdout)
+			enc.SetIndent("", "  ")
+			return enc.Encode(o)
+		}}
 }

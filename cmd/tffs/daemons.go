@@ -3,20 +3,21 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/spf13/cobra"
 	"github.com/tffs/tffs/master"
 	"github.com/tffs/tffs/node"
 	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/protocol"
 )
 
-func runMaster(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("master", flag.ContinueOnError)
+func masterCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "master [--dir DIR] [--listen ADDR] [--config FILE]", Short: "run a master", Args: cobra.NoArgs}
+	fs := cmd.Flags()
 	dir := fs.String("dir", "/var/lib/tffs/master", "state directory")
 	listen := fs.String("listen", fmt.Sprintf("tcp://0.0.0.0:%d", protocol.DefaultPort), "ZeroMQ endpoint")
 	timeout := fs.Duration("session-timeout", 2*time.Minute, "garbage-collect a silent session after this")
@@ -26,10 +27,18 @@ func runMaster(ctx context.Context, args []string) error {
 	fs.Int64Var(&lim.LayerBytes, "max-layer-bytes", master.DefaultMaxLayerBytes, "stored layer bytes per account (-1: no limit)")
 	fs.IntVar(&lim.Uploads, "max-uploads", master.DefaultMaxUploads, "concurrent layer uploads per account (-1: no limit)")
 	debug := fs.Bool("debug", false, "debug logging")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	config := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applyConfig(cmd, *config); err != nil {
+			return err
+		}
+		return runMaster(cmd.Context(), *dir, *listen, *timeout, lim, *debug)
 	}
-	m, err := master.New(master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Limits: lim, Log: logger(*debug)})
+	return cmd
+}
+
+func runMaster(ctx context.Context, dir, listen string, timeout time.Duration, lim master.Limits, debug bool) error {
+	m, err := master.New(master.Config{Dir: dir, Listen: listen, SessionTimeout: timeout, Limits: lim, Log: logger(debug)})
 	if err != nil {
 		return err
 	}
@@ -37,7 +46,7 @@ func runMaster(ctx context.Context, args []string) error {
 	// The admin socket and the master stop together: a failing admin
 	// socket (it cannot be made, or stops serving) stops the master.
 	adminErr := make(chan error, 1)
-	go func() { adminErr <- m.ServeAdmin(ctx, filepath.Join(*dir, master.AdminSocket)) }()
+	go func() { adminErr <- m.ServeAdmin(ctx, filepath.Join(dir, master.AdminSocket)) }()
 	runErr := make(chan error, 1)
 	go func() { runErr <- m.Run(ctx) }()
 	select {
@@ -56,8 +65,9 @@ func runMaster(ctx context.Context, args []string) error {
 	}
 }
 
-func runNode(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("node", flag.ContinueOnError)
+func nodeCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "node --name NAME --master ADDR --master-key KEY", Short: "run a node (or register/remove/list node keys with the running master)", Args: cobra.NoArgs}
+	fs := cmd.Flags()
 	name := fs.String("name", "", "node name (as registered with the master)")
 	dir := fs.String("dir", "/var/lib/tffs/node", "state directory (key pair, private containerd)")
 	addr := fs.String("master", "", "master endpoint, host:port or tcp://host:port")
@@ -71,23 +81,41 @@ func runNode(ctx context.Context, args []string) error {
 	trusted := fs.String("trusted-images", "", "comma-separated image config digests (sha256:...) whose containers may ask for less hardening (sdk.Trusted...); * = every image")
 	debug := fs.Bool("debug", false, "debug logging")
 	printKey := fs.Bool("print-key", false, "print this node's public key and exit")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+	config := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
+		if err := applyConfig(cmd, *config); err != nil {
+			return err
+		}
+		return runNode(cmd.Context(), nodeFlags{*name, *dir, *addr, *key, *ctrd, *ns, *uidStart, *uidSize, *pids, *memory, *trusted, *debug, *printKey})
 	}
-	if *printKey {
-		kp, err := protocol.LoadOrCreateKeyPair(*dir, "node")
+	cmd.AddCommand(adminCmds("nodes")...)
+	return cmd
+}
+
+// nodeFlags are the node daemon's settings.
+type nodeFlags struct {
+	name, dir, addr, key, ctrd, ns string
+	uidStart, uidSize              uint
+	pids, memory                   int64
+	trusted                        string
+	debug, printKey                bool
+}
+
+func runNode(ctx context.Context, f nodeFlags) error {
+	if f.printKey {
+		kp, err := protocol.LoadOrCreateKeyPair(f.dir, "node")
 		if err != nil {
 			return err
 		}
 		fmt.Println(kp.Public)
 		return nil
 	}
-	if *uidStart > 1<<31 || *uidSize > 1<<31 {
+	if f.uidStart > 1<<31 || f.uidSize > 1<<31 {
 		return fmt.Errorf("--uid-start and --uid-size must be below 2^31: %w", protocol.ErrInvalid)
 	}
-	n, err := node.New(node.Config{Name: *name, Dir: *dir, Master: protocol.TCPAddr(*addr), MasterKey: *key,
-		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug), TrustedImages: splitList(*trusted),
-		Hardening: runtime.Hardening{UIDStart: uint32(*uidStart), UIDSize: uint32(*uidSize), PidsLimit: *pids, Memory: *memory}})
+	n, err := node.New(node.Config{Name: f.name, Dir: f.dir, Master: protocol.TCPAddr(f.addr), MasterKey: f.key,
+		Containerd: f.ctrd, Namespace: f.ns, Log: logger(f.debug), TrustedImages: splitList(f.trusted),
+		Hardening: runtime.Hardening{UIDStart: uint32(f.uidStart), UIDSize: uint32(f.uidSize), PidsLimit: f.pids, Memory: f.memory}})
 	if err != nil {
 		return err
 	}

@@ -2,37 +2,41 @@ package main
 
 import (
 	"encoding/json"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"strconv"
 	"strings"
+
+	"github.com/spf13/cobra"
 )
 
-// parseFlags parses args into fs; a --config FILE (JSON object keyed by
-// flag name) supplies values for the flags not given on the command line.
-func parseFlags(fs *flag.FlagSet, args []string) error {
-	config := fs.String("config", "", "JSON config file (keys are flag names)")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if *config == "" {
+// configFlag adds --config FILE to a daemon command: a JSON object keyed by
+// flag name supplies values for the flags not given on the command line
+// (see applyConfig).
+func configFlag(cmd *cobra.Command) *string {
+	return cmd.Flags().String("config", "", "JSON config file (keys are flag names)")
+}
+
+// applyConfig fills the flags of cmd not given on the command line from
+// the JSON config file path ("" = none).
+func applyConfig(cmd *cobra.Command, path string) error {
+	if path == "" {
 		return nil
 	}
-	b, err := os.ReadFile(*config)
+	b, err := os.ReadFile(path)
 	if err != nil {
 		return err
 	}
 	var values map[string]any
 	if err := json.Unmarshal(b, &values); err != nil {
-		return fmt.Errorf("config %s: %w", *config, err)
+		return fmt.Errorf("config %s: %w", path, err)
 	}
-	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	fs := cmd.Flags()
 	for k, v := range values {
-		if fs.Lookup(k) == nil {
-			return fmt.Errorf("config %s: unknown setting %q", *config, k)
+		f := fs.Lookup(k)
+		if f == nil {
+			return fmt.Errorf("config %s: unknown setting %q", path, k)
 		}
 		switch x := v.(type) {
 		case float64:
@@ -44,9 +48,9 @@ func parseFlags(fs *flag.FlagSet, args []string) error {
 			}
 			v = strings.Join(items, ",")
 		}
-		if !given[k] {
+		if !f.Changed {
 			if err := fs.Set(k, fmt.Sprint(v)); err != nil {
-				return fmt.Errorf("config %s: %s: %w", *config, k, err)
+				return fmt.Errorf("config %s: %s: %w", path, k, err)
 			}
 		}
 	}

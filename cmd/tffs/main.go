@@ -1,11 +1,13 @@
 // Command tffs is the one tffs binary: it runs a master, a node or a whole
-// embedded location, mounts a location as a filesystem, and manages
-// accounts and images. It only parses flags and wires the packages
-// together; the work is done in master, node, sdk and fs.
+// embedded location, mounts a location as a filesystem, runs containers
+// from the command line, and manages accounts and images. It only parses
+// flags (github.com/spf13/cobra) and wires the packages together; the work
+// is done in master, node, sdk, fs and the internal/cli packages.
 package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -13,32 +15,18 @@ import (
 	"time"
 
 	zmq "github.com/pebbe/zmq4"
+	"github.com/spf13/cobra"
+	"github.com/tffs/tffs/internal/cli"
 )
-
-const usage = `tffs — containers driven from Go or from files
-
-Usage:
-  tffs location up [--dir DIR] [--name NAME] [--mount DIR | --no-mount]   run a master, a node and a local account here
-  tffs master [--dir DIR] [--listen ADDR] [--config FILE]   run a master
-  tffs node --name NAME --master ADDR --master-key KEY       run a node
-  tffs node register|remove NAME [PUBKEY]                    register a node key with the running master
-  tffs account add NAME PUBKEY | list | remove NAME          manage client accounts of the running master
-  tffs key                                                   print this machine's client public key
-  tffs image import FILE|DIR | list | busybox OUT            manage images
-  tffs run IMAGE [CMD...]                                    spawn a container, stream its output, exit with its code
-  tffs resources                                             print the resource offer
-  tffs mount [--timeout 30s] MNT                             mount the location as a filesystem
-
-Every daemon takes --config FILE (JSON with the flag names as keys) and --debug.
-`
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:])
+	err := newRoot().ExecuteContext(ctx)
 	stop()
 	flushSockets()
 	if err != nil {
-		if ec, ok := err.(exitCode); ok {
+		var ec cli.ExitCode
+		if errors.As(err, &ec) {
 			os.Exit(int(ec))
 		}
 		fmt.Fprintln(os.Stderr, "tffs:", err)
@@ -67,46 +55,31 @@ func flushSockets() {
 	}
 }
 
-// exitCode makes tffs exit with a code without printing an error.
-type exitCode int
+// locationFlag is the persistent --location every command takes.
+var locationFlag string
 
-func (e exitCode) Error() string { return fmt.Sprintf("exit %d", int(e)) }
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "tffs",
+		Short: "tffs — containers driven from Go, from files or from the command line",
+		Long: `tffs — containers driven from Go, from files or from the command line.
 
-func run(ctx context.Context, args []string) error {
-	if len(args) == 0 {
-		fmt.Print(usage)
-		return exitCode(2)
+Every daemon takes --config FILE (JSON with the flag names as keys) and --debug.`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
 	}
-	cmd, rest := args[0], args[1:]
-	switch cmd {
-	case "master":
-		return runMaster(ctx, rest)
-	case "node":
-		if len(rest) > 0 && (rest[0] == "register" || rest[0] == "remove" || rest[0] == "list") {
-			return adminCommand(ctx, "nodes", rest)
+	root.PersistentFlags().StringVar(&locationFlag, "location", "", "location name (default: the default location)")
+	root.AddCommand(masterCmd(), nodeCmd(), accountCmd(), locationCmd(), keyCmd(), imageCmd(),
+		runCmd(), resourcesCmd(), mountCmd(), joinCmd(), systemdCmd())
+	return root
+}
+
+// usageArgs is cobra.ExactArgs with the command's usage line in its error.
+func usageArgs(n int) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if len(args) != n {
+			return fmt.Errorf("usage: %s", cmd.UseLine())
 		}
-		return runNode(ctx, rest)
-	case "account":
-		return adminCommand(ctx, "accounts", rest)
-	case "location":
-		if len(rest) == 0 || rest[0] != "up" {
-			return fmt.Errorf("usage: tffs location up [--dir DIR] [--mount DIR]")
-		}
-		return locationUp(ctx, rest[1:])
-	case "key":
-		return printKey(rest)
-	case "image":
-		return imageCommand(ctx, rest)
-	case "run":
-		return runCommand(ctx, rest)
-	case "resources":
-		return resources(ctx, rest)
-	case "mount":
-		return mountCommand(ctx, rest)
-	case "help", "-h", "--help":
-		fmt.Print(usage)
 		return nil
 	}
-	fmt.Fprint(os.Stderr, usage)
-	return fmt.Errorf("unknown command %q", cmd)
 }

@@ -3,12 +3,12 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"time"
 
+	"github.com/spf13/cobra"
 	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/sdk"
 )
@@ -42,29 +42,29 @@ func mountLive(ctx context.Context, location, dir string, log *slog.Logger, call
 	return m, nil
 }
 
-// mountCommand is `tffs mount [--location NAME] MNT`: it serves until
-// Ctrl-C or until the mount is unmounted from outside. MNT must exist.
-func mountCommand(ctx context.Context, args []string) error {
-	fs := flag.NewFlagSet("mount", flag.ContinueOnError)
-	locName := fs.String("location", "", "location name (default: the default location)")
-	timeout := fs.Duration("timeout", tffsfs.DefaultCallTimeout, "a file operation waiting this long for the location fails with EIO")
-	debug := fs.Bool("debug", false, "debug logging")
-	if err := parseFlags(fs, args); err != nil {
-		return err
+// mountCmd is `tffs mount [--location NAME] MNT`: it serves until Ctrl-C
+// or until the mount is unmounted from outside. MNT must exist.
+func mountCmd() *cobra.Command {
+	cmd := &cobra.Command{Use: "mount [--timeout 30s] MNT", Short: "mount the location as a filesystem", Args: usageArgs(1)}
+	timeout := cmd.Flags().Duration("timeout", tffsfs.DefaultCallTimeout, "a file operation waiting this long for the location fails with EIO")
+	debug := cmd.Flags().Bool("debug", false, "debug logging")
+	config := configFlag(cmd)
+	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if err := applyConfig(cmd, *config); err != nil {
+			return err
+		}
+		ctx, mnt := cmd.Context(), args[0]
+		m, err := mountLive(ctx, locationFlag, mnt, logger(*debug), *timeout)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "mounted at %s — Ctrl-C (or fusermount3 -u %s) unmounts and ends the session\n", mnt, mnt)
+		select {
+		case <-ctx.Done():
+			return m.Unmount()
+		case <-m.Done():
+			return nil
+		}
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("usage: tffs mount [--location NAME] [--timeout 30s] MNT")
-	}
-	log := logger(*debug)
-	m, err := mountLive(ctx, *locName, fs.Arg(0), log, *timeout)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "mounted at %s — Ctrl-C (or fusermount3 -u %s) unmounts and ends the session\n", fs.Arg(0), fs.Arg(0))
-	select {
-	case <-ctx.Done():
-		return m.Unmount()
-	case <-m.Done():
-		return nil
-	}
+	return cmd
 }

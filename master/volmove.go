@@ -2,10 +2,10 @@ package master
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
+	"time"
 
 	"github.com/tffs/tffs/protocol"
 )
@@ -74,7 +74,7 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
-		st, err := m.moveStream(ctx, v.ID, src, dst)
+		st, err := m.moveStream(ctx, v.ID, v.Driver, src, dst)
 		if err == nil {
 			// The target has it whole: the source's copy goes.
 			dctx, dcancel := context.WithTimeout(context.Background(), volumeOpTimeout)
@@ -101,7 +101,7 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 
 // moveStream relays volume id from src to dst and returns the target's
 // state of it once dst has it whole.
-func (m *Master) moveStream(ctx context.Context, id string, src, dst *node) (protocol.VolumeState, error) {
+func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst *node) (protocol.VolumeState, error) {
 	sID, tID := moveStreamBase+moveSeq.Add(1), moveStreamBase+moveSeq.Add(1)
 	srcPeer, dstPeer := src.peer, dst.peer
 	rkey := protocol.StreamKey{Scope: "node:" + src.name, ID: sID}
@@ -117,11 +117,20 @@ func (m *Master) moveStream(ctx context.Context, id string, src, dst *node) (pro
 	to := func(peer string) func(*protocol.Msg) error {
 		return func(msg *protocol.Msg) error { return m.srv.Send(peer, msg) }
 	}
+	// The nodes' replies are awaited even after a cancel (their streams
+	// fail at once then), so the volume is free again only when the
+	// target has dropped what it received.
+	wctx, wcancel := context.WithTimeout(context.Background(), volumeOpTimeout)
+	defer wcancel()
 	var st protocol.VolumeState
-	recvDone := m.calls.Start(ctx, to(dstPeer), protocol.OpVolumeReceive, protocol.NodeVolume{ID: id, Stream: tID}, &st, nil)
-	sendDone := m.calls.Start(ctx, to(srcPeer), protocol.OpVolumeSend, protocol.NodeVolume{ID: id, Stream: sID}, nil, nil)
+	recvDone := m.calls.Start(wctx, to(dstPeer), protocol.OpVolumeReceive, protocol.NodeVolume{ID: id, Stream: tID, Driver: driver}, &st, nil)
+	sendDone := m.calls.Start(wctx, to(srcPeer), protocol.OpVolumeSend, protocol.NodeVolume{ID: id, Stream: sID}, nil, nil)
 	cerr := relay(ctx, recv, snd)
 	if cerr != nil {
+		// A node that went away may never answer: its reply is awaited a
+		// while only.
+		stop := time.AfterFunc(2*time.Minute, wcancel)
+		defer stop.Stop()
 		recv.Abort()    // the source stops sending
 		snd.Close(cerr) // the target's receive fails and drops what it has
 		snd.Abort(cerr)
@@ -129,8 +138,12 @@ func (m *Master) moveStream(ctx context.Context, id string, src, dst *node) (pro
 		snd.Close(nil)
 	}
 	serr, rerr := sendDone(), recvDone()
-	if err := errors.Join(cerr, serr, rerr); err != nil {
-		return st, err
+	// The target's word says most (it refused, or the stream failed it),
+	// then the source's, then the relay's.
+	for _, err := range []error{rerr, serr, cerr} {
+		if err != nil {
+			return st, err
+		}
 	}
 	return st, nil
 }

@@ -65,6 +65,11 @@ func (n *Node) volumeReceive(ctx context.Context, req protocol.NodeVolume) (any,
 		return nil, fmt.Errorf("volume receive stream %d: %w", req.Stream, protocol.ErrInvalid)
 	}
 	defer n.streams.Remove(key)
+	if req.Driver != "" && req.Driver != n.vol.drv.Name() {
+		recv.Abort()
+		return nil, fmt.Errorf("volume %s is stored by the %s driver and node %s uses %s: a move needs the same driver on both nodes: %w",
+			req.ID, req.Driver, n.cfg.Name, n.vol.drv.Name(), protocol.ErrInvalid)
+	}
 	if err := n.vol.drv.Receive(ctx, req.ID, recv); err != nil {
 		recv.Abort()
 		return nil, err

@@ -94,6 +94,9 @@ type NodeMount struct {
 type NodeVolume struct {
 	ID     string `cbor:"1,keyasint"`
 	Stream uint64 `cbor:"2,keyasint,omitempty"` // OpVolumeSend, OpVolumeReceive
+	// Driver, on OpVolumeReceive, is the source node's driver: a stream
+	// is only understood by the same driver (else ErrInvalid).
+	Driver string `cbor:"3,keyasint,omitempty"`
 }
 
 // VolumeState is a node's answer about a volume.

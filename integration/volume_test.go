@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -312,4 +313,36 @@ func rawVolumeCall(ctx context.Context, l *sdk.Location, op string, body any) er
 // cannot see).
 func volumeHandle(ctx context.Context, l *sdk.Location, name string, f func(*sdk.Volume) error) error {
 	return f(l.VolumeByName(name))
+}
+
+// TestVolumeCLI: tffs volume create|ls|info|snapshot|rollback|rm.
+func TestVolumeCLI(t *testing.T) {
+	env := testenv.Start(t)
+	loc := env.Loc.Config.Name
+	tffs := func(args ...string) string {
+		t.Helper()
+		return mustTffs(t, env.ClientDir, append([]string{"volume", "--location", loc}, args...)...)
+	}
+	if out := tffs("create", "cv", "--tag", "ct"); out != "cv on "+loc+"\n" {
+		t.Fatalf("create: %q", out)
+	}
+	if out := tffs("ls"); !strings.Contains(out, "cv    ct   "+loc) {
+		t.Fatalf("ls:\n%s", out)
+	}
+	tffs("snapshot", "cv")
+	tffs("rollback", "ct")
+	if out := tffs("info", "ct"); !strings.Contains(out, `"Name": "cv"`) || !strings.Contains(out, `"Snapshots": [`) {
+		t.Fatalf("info:\n%s", out)
+	}
+	tffs("rm", "cv")
+	if out := tffs("ls"); strings.Contains(out, "cv") {
+		t.Fatalf("ls after rm:\n%s", out)
+	}
+	for _, bad := range [][]string{{"create"}, {"rm", "nosuch"}, {"frob"}, {"ls", "--tag", "x"}} {
+		cmd := exec.Command(testenv.Binary(t), append([]string{"volume", "--location", loc}, bad...)...)
+		cmd.Env = append(os.Environ(), "TFFS_DIR="+env.ClientDir)
+		if out, err := cmd.CombinedOutput(); err == nil {
+			t.Fatalf("tffs volume %v succeeded: %s", bad, out)
+		}
+	}
 }

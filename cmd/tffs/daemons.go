@@ -12,6 +12,7 @@ import (
 	"github.com/tffs/tffs/master"
 	"github.com/tffs/tffs/node"
 	"github.com/tffs/tffs/node/runtime"
+	"github.com/tffs/tffs/node/volume"
 	"github.com/tffs/tffs/protocol"
 )
 
@@ -71,6 +72,9 @@ func runNode(ctx context.Context, args []string) error {
 	trusted := fs.String("trusted-images", "", "comma-separated image config digests (sha256:...) whose containers may ask for less hardening (sdk.Trusted...); * = every image")
 	debug := fs.Bool("debug", false, "debug logging")
 	printKey := fs.Bool("print-key", false, "print this node's public key and exit")
+	volDriver := fs.String("volume-driver", "dir", "storage driver of persistent volumes: dir, btrfs or zfs")
+	volDir := fs.String("volume-dir", "", "where dir and btrfs keep volumes (btrfs: a directory on a btrfs filesystem; default DIR/volumes)")
+	volDataset := fs.String("volume-dataset", "", "zfs dataset under which volumes are made (zfs driver), e.g. tank/tffs")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -87,7 +91,8 @@ func runNode(ctx context.Context, args []string) error {
 	}
 	n, err := node.New(node.Config{Name: *name, Dir: *dir, Master: protocol.TCPAddr(*addr), MasterKey: *key,
 		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug), TrustedImages: splitList(*trusted),
-		Hardening: runtime.Hardening{UIDStart: uint32(*uidStart), UIDSize: uint32(*uidSize), PidsLimit: *pids, Memory: *memory}})
+		Hardening: runtime.Hardening{UIDStart: uint32(*uidStart), UIDSize: uint32(*uidSize), PidsLimit: *pids, Memory: *memory},
+		Volumes:   volume.Config{Driver: *volDriver, Dir: *volDir, Dataset: *volDataset}})
 	if err != nil {
 		return err
 	}

@@ -23,12 +23,19 @@ func locationUp(ctx context.Context, args []string) error {
 	noMount := fs.Bool("no-mount", false, "do not mount the location")
 	timeout := fs.Duration("session-timeout", 2*time.Minute, "garbage-collect a silent session after this")
 	debug := fs.Bool("debug", false, "debug logging")
+	volumes := fs.String("volumes", "dir", "volume storage: dir (plain directories under --dir) or btrfs (a loop-mounted btrfs file under --dir, made on first use: cheap snapshots)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
 	log := logger(*debug)
+	nodeCfg, unmountVolumes, err := locationVolumes(*dir, *volumes)
+	if err != nil {
+		return err
+	}
+	defer unmountVolumes()
 	fmt.Fprintln(os.Stderr, "starting the location (master, node, containerd) …")
-	loc, err := location.Up(ctx, location.Config{Dir: *dir, Name: *name, Listen: *listen, Containerd: *ctrd, SessionTimeout: *timeout, Log: log})
+	loc, err := location.Up(ctx, location.Config{Dir: *dir, Name: *name, Listen: *listen, Containerd: *ctrd, SessionTimeout: *timeout, Log: log,
+		NodeConfig: nodeCfg})
 	if err != nil {
 		return err
 	}

@@ -27,6 +27,7 @@ Usage:
   tffs image import FILE|DIR | list | busybox OUT            manage images
   tffs run IMAGE [CMD...]                                    spawn a container, stream its output, exit with its code
   tffs resources                                             print the resource offer
+  tffs volume create|ls|info|rm|snapshot|rollback|move ...   manage your persistent volumes
   tffs mount [--timeout 30s] MNT                             mount the location as a filesystem
 
 Every daemon takes --config FILE (JSON with the flag names as keys) and --debug.
@@ -101,6 +102,8 @@ func run(ctx context.Context, args []string) error {
 		return runCommand(ctx, rest)
 	case "resources":
 		return resources(ctx, rest)
+	case "volume":
+		return volumeMain(ctx, rest)
 	case "mount":
 		return mountCommand(ctx, rest)
 	case "help", "-h", "--help":

@@ -41,7 +41,7 @@ func newFS(loc *sdk.Location, log *slog.Logger) *FS {
 		{"images", &imagesDir{f: f}, fuse.DT_Dir},
 		{"nodes", &nodesDir{f: f}, fuse.DT_Dir},
 		{"containers", &containersDir{f: f}, fuse.DT_Dir},
-		{"volumes", &notYetDir{}, fuse.DT_Dir},
+		{"volumes", newVolumesDir(f), fuse.DT_Dir},
 		{"externals", &notYetDir{}, fuse.DT_Dir},
 		{"endpoints", &notYetDir{}, fuse.DT_Dir},
 	}}

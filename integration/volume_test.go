@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
@@ -344,5 +345,23 @@ func TestVolumeCLI(t *testing.T) {
 		if out, err := cmd.CombinedOutput(); err == nil {
 			t.Fatalf("tffs volume %v succeeded: %s", bad, out)
 		}
+	}
+}
+
+// TestVolumesMount: the mount's volumes/ directory and a container's
+// volumes file (testdata/volumes.sh).
+func TestVolumesMount(t *testing.T) {
+	requireFUSE(t)
+	env := testenv.Start(t)
+	loc := env.Connect(t)
+	mnt := t.TempDir()
+	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Unmount() })
+	runScript(t, 2*time.Minute, "volumes.sh", mnt)
+	if ents, _ := os.ReadDir(filepath.Join(env.Dir, "node", "volumes")); len(ents) != 0 {
+		t.Fatalf("left in the node's volumes: %v", ents)
 	}
 }

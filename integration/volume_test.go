@@ -365,3 +365,51 @@ func TestVolumesMount(t *testing.T) {
 		t.Fatalf("left in the node's volumes: %v", ents)
 	}
 }
+
+// TestVolumeMasterRestart: the master's volume records survive a SIGKILL
+// of the master, with which containers mount a volume (a destroy stays
+// refused until they are gone); the data is untouched.
+func TestVolumeMasterRestart(t *testing.T) {
+	r := startRestartRig(t, 2*time.Minute)
+	ctx := testenv.Ctx(t, 3*time.Minute)
+	a := r.connect()
+	if _, err := a.ImportImages(ctx, rigBusybox(t, r), nil); err != nil {
+		t.Fatal(err)
+	}
+	vol, err := a.CreateVolume(ctx, "keep", sdk.VolumeTag("kt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vol.Files().Put(ctx, "/f", []byte("kept")); err != nil {
+		t.Fatal(err)
+	}
+	if err := vol.Snapshot(ctx); err != nil {
+		t.Fatal(err)
+	}
+	c, err := a.AnyNode().SpawnContainer(ctx, "busybox", sdk.Asleep(), sdk.MountVolume(vol, "/data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.killMaster()
+	r.startMaster()
+	b := r.connect()
+	bv, err := b.Volume(ctx, "kt")
+	if err != nil {
+		t.Fatalf("volume after a master restart: %v", err)
+	}
+	if info, err := bv.Info(ctx); err != nil || info.Name != "keep" || len(info.Snapshots) != 1 {
+		t.Fatalf("info after a master restart: %+v %v", info, err)
+	}
+	if got, err := bv.Files().Fetch(ctx, "/f"); err != nil || string(got) != "kept" {
+		t.Fatalf("data after a master restart: %q %v", got, err)
+	}
+	if err := bv.Destroy(ctx); !errors.Is(err, sdk.ErrBusy) {
+		t.Fatalf("destroy of a volume mounted before the restart: %v", err)
+	}
+	testenv.Eventually(t, time.Minute, "the container's session back", func() bool {
+		return c.Destroy(ctx) == nil
+	})
+	if err := bv.Destroy(ctx); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -37,7 +37,8 @@ var volumeIO = struct {
 
 // BenchmarkVolumeWriteRead: write (fsync'd) and read back volumeMB inside
 // a container, on a mounted volume (dir driver) against the container's
-// own filesystem (overlayfs). Aim: ratio ≤ 1/0.9.
+// own filesystem (overlayfs), best of two alternating rounds. Aim: ratio
+// ≤ 1/0.9.
 func BenchmarkVolumeWriteRead(b *testing.B) {
 	volumeIO.Do(func() {
 		env := testenv.Start(b)
@@ -62,10 +63,22 @@ func BenchmarkVolumeWriteRead(b *testing.B) {
 			}
 			return time.Since(t0), nil
 		}
-		if volumeIO.vol, err = timed("/data"); err == nil {
-			volumeIO.own, err = timed("/tmp")
+		// Alternating rounds, the best of each: the machine's other load
+		// and its page cache weigh on whichever runs first.
+		volumeIO.vol, volumeIO.own = time.Hour, time.Hour
+		for range 2 {
+			for _, r := range []struct {
+				dir  string
+				best *time.Duration
+			}{{"/tmp", &volumeIO.own}, {"/data", &volumeIO.vol}} {
+				d, err := timed(r.dir)
+				if err != nil {
+					volumeIO.err = err
+					return
+				}
+				*r.best = min(*r.best, d)
+			}
 		}
-		volumeIO.err = err
 	})
 	if volumeIO.err != nil {
 		b.Fatal(volumeIO.err)

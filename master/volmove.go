@@ -94,7 +94,7 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 			m.saveVolume(v)
 			m.log.Info("volume moved", "volume", v.Name, "node", v.Node)
 			m.reply(s.id, msg, m.volumeInfo(v), nil)
-			m.accountEvent(v.Account, protocol.OpOffer, m.offerFor(v.Account))
+			m.accountOffer(v.Account)
 		})
 	}()
 }

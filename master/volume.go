@@ -140,10 +140,19 @@ func (m *Master) offerFor(account string) protocol.Offer {
 // accountEvent sends an event to every session of account, and the offer
 // that changed with it.
 func (m *Master) accountEvent(account, op string, body any) {
-	o := m.offerFor(account)
 	for id, s := range m.sessions {
 		if s.account == account {
 			m.event(id, op, body)
+		}
+	}
+	m.accountOffer(account)
+}
+
+// accountOffer sends the offer to every session of account.
+func (m *Master) accountOffer(account string) {
+	o := m.offerFor(account)
+	for id, s := range m.sessions {
+		if s.account == account {
 			m.event(id, protocol.OpOffer, o)
 		}
 	}

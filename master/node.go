@@ -87,6 +87,7 @@ func (m *Master) nodeHello(n *node, in protocol.Incoming) {
 	drop := m.settle(n, h.Containers)
 	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop}, nil)
 	if !wasOnline {
+		m.cleanLeftovers(n)
 		m.log.Info("node joined", "node", n.name)
 		info := m.nodeInfo(n)
 		for id := range m.sessions {

@@ -2,6 +2,7 @@ package master
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -74,12 +75,18 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
-		st, err := m.moveStream(ctx, v.ID, v.Driver, src, dst)
+		st, unanswered, err := m.moveStream(ctx, v.ID, v.Driver, src, dst)
+		if unanswered {
+			// The target never said how its receive ended: what it got
+			// goes when it is back.
+			m.post(func() { m.addLeftover(v.ID, dst.name) })
+		}
 		if err == nil {
 			// The target has it whole: the source's copy goes.
 			dctx, dcancel := context.WithTimeout(context.Background(), volumeOpTimeout)
-			if derr := m.nodeCall(dctx, src, protocol.OpVolumeDestroy, protocol.NodeVolume{ID: v.ID}, nil); derr != nil {
-				m.log.Warn("volume moved, but its source copy was not removed", "volume", v.ID, "node", src.name, "err", derr)
+			if derr := m.nodeCall(dctx, src, protocol.OpVolumeDestroy, protocol.NodeVolume{ID: v.ID}, nil); derr != nil && !errors.Is(derr, protocol.ErrNotFound) {
+				m.log.Warn("volume moved; its source copy goes when the node is back", "volume", v.ID, "node", src.name, "err", derr)
+				m.post(func() { m.addLeftover(v.ID, src.name) })
 			}
 			dcancel()
 		}
@@ -100,8 +107,9 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 }
 
 // moveStream relays volume id from src to dst and returns the target's
-// state of it once dst has it whole.
-func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst *node) (protocol.VolumeState, error) {
+// state of it once dst has it whole; unanswered says the target's reply
+// never came (it may hold part of the volume).
+func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst *node) (_ protocol.VolumeState, unanswered bool, _ error) {
 	sID, tID := moveStreamBase+moveSeq.Add(1), moveStreamBase+moveSeq.Add(1)
 	srcPeer, dstPeer := src.peer, dst.peer
 	rkey := protocol.StreamKey{Scope: "node:" + src.name, ID: sID}
@@ -140,12 +148,13 @@ func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst *no
 	serr, rerr := sendDone(), recvDone()
 	// The target's word says most (it refused, or the stream failed it),
 	// then the source's, then the relay's.
+	unanswered = rerr != nil && (errors.Is(rerr, protocol.ErrTimeout) || errors.Is(rerr, protocol.ErrUnavailable))
 	for _, err := range []error{rerr, serr, cerr} {
 		if err != nil {
-			return st, err
+			return st, unanswered, err
 		}
 	}
-	return st, nil
+	return st, false, nil
 }
 
 // relay copies a stream from recv to snd until its end.

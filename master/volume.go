@@ -49,6 +49,9 @@ type volumeRecord struct {
 func (m *Master) restoreVolumes() error {
 	m.volumes = map[string]*volume{}
 	err := m.store.db.Update(func(tx *bolt.Tx) error {
+		if _, err := tx.CreateBucketIfNotExists(bucketVolumeLeftovers); err != nil {
+			return err
+		}
 		b, err := tx.CreateBucketIfNotExists(bucketVolumes)
 		if err != nil {
 			return err

@@ -13,6 +13,7 @@ import (
 
 	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/testenv"
+	"github.com/tffs/tffs/master"
 	"github.com/tffs/tffs/protocol"
 	"github.com/tffs/tffs/sdk"
 )
@@ -106,6 +107,11 @@ func TestVolumes(t *testing.T) {
 	if list, err := a.Volumes(ctx); err != nil || len(list) != 1 || list[0].Name != "data" || list[0].Tag != "db" {
 		t.Fatalf("volumes: %+v %v", list, err)
 	}
+	env.Loc.Master.SetLimits(master.Limits{Volumes: 1})
+	if _, err := a.CreateVolume(ctx, "second"); !errors.Is(err, sdk.ErrLimit) {
+		t.Fatalf("a volume past the account's limit: %v", err)
+	}
+	env.Loc.Master.SetLimits(master.Limits{})
 
 	// Two containers mounting it see each other's writes.
 	c1, err := a.AnyNode().SpawnContainer(ctx, "busybox", sdk.Asleep(), sdk.MountVolume(vol, "/data"))

@@ -316,8 +316,12 @@ func (m *Master) volumeCreate(s *session, msg *protocol.Msg) {
 	})
 }
 
+// DefaultMaxVolumes is the default of Limits.Volumes.
+const DefaultMaxVolumes = 64
+
 // checkNewVolume checks a new volume's name and tag: valid, and neither
-// taken among the account's volumes (a name may not equal another's tag).
+// taken among the account's volumes (a name may not equal another's tag),
+// and the account's volume limit.
 func (m *Master) checkNewVolume(account, name, tag string) error {
 	if !validName.MatchString(name) {
 		return fmt.Errorf("volume name %q: use 1-63 of a-z A-Z 0-9 . _ - starting with a letter or digit: %w", name, protocol.ErrInvalid)
@@ -327,16 +331,21 @@ func (m *Master) checkNewVolume(account, name, tag string) error {
 			return err
 		}
 	}
+	held := 0
 	for _, v := range m.volumes {
 		if v.Account != account {
 			continue
 		}
+		held++
 		if v.Name == name || v.Tag == name {
 			return fmt.Errorf("volume %q: %w", name, protocol.ErrExists)
 		}
 		if tag != "" && (v.Tag == tag || v.Name == tag) {
 			return fmt.Errorf("volume tag %q is taken by volume %s: %w", tag, v.Name, protocol.ErrExists)
 		}
+	}
+	if lim := m.Limits().Volumes; over(held+1, lim) {
+		return limitError(account, "volumes", held, lim)
 	}
 	return nil
 }

@@ -26,6 +26,7 @@ func runMaster(ctx context.Context, args []string) error {
 	fs.IntVar(&lim.Processes, "max-processes", master.DefaultMaxProcesses, "running exec'd processes per account (-1: no limit)")
 	fs.Int64Var(&lim.LayerBytes, "max-layer-bytes", master.DefaultMaxLayerBytes, "stored layer bytes per account (-1: no limit)")
 	fs.IntVar(&lim.Uploads, "max-uploads", master.DefaultMaxUploads, "concurrent layer uploads per account (-1: no limit)")
+	fs.IntVar(&lim.Volumes, "max-volumes", master.DefaultMaxVolumes, "persistent volumes per account (-1: no limit)")
 	debug := fs.Bool("debug", false, "debug logging")
 	if err := parseFlags(fs, args); err != nil {
 		return err

@@ -305,6 +305,9 @@ func (m *Master) volumeCreate(s *session, msg *protocol.Msg) {
 	m.volumeWork(v, "creating", n, protocol.OpVolumeCreate, func(st protocol.VolumeState, err error) {
 		if err != nil {
 			delete(m.volumes, v.ID)
+			if errors.Is(err, protocol.ErrTimeout) || errors.Is(err, protocol.ErrUnavailable) {
+				m.addLeftover(v.ID, v.Node) // the node may have made it without telling
+			}
 			m.reply(s.id, msg, nil, fmt.Errorf("create volume %s: %w", v.Name, err))
 			return
 		}

@@ -56,21 +56,22 @@ func (m *Master) cleanLeftovers(n *node) {
 		if v := m.volumes[id]; v != nil && (v.Node == n.name || v.busy != "") {
 			continue // it lives there again, or is being moved: not a leftover now
 		}
+		c := n.conn()
 		m.wg.Add(1)
 		go func() {
 			defer m.wg.Done()
 			ctx, cancel := context.WithTimeout(context.Background(), volumeOpTimeout)
 			defer cancel()
-			err := m.nodeCall(ctx, n, protocol.OpVolumeDestroy, protocol.NodeVolume{ID: id}, nil)
+			err := m.nodeCall(ctx, c, protocol.OpVolumeDestroy, protocol.NodeVolume{ID: id}, nil)
 			if err != nil && !errors.Is(err, protocol.ErrNotFound) {
-				m.log.Warn("volume leftover not destroyed yet", "volume", id, "node", n.name, "err", err)
+				m.log.Warn("volume leftover not destroyed yet", "volume", id, "node", c.name, "err", err)
 				return
 			}
 			m.post(func() {
-				if err := m.store.delete(bucketVolumeLeftovers, leftoverKey(id, n.name)); err != nil {
+				if err := m.store.delete(bucketVolumeLeftovers, leftoverKey(id, c.name)); err != nil {
 					m.log.Error("store: volume leftover not removed", "err", err)
 				}
-				m.log.Info("volume leftover destroyed", "volume", id, "node", n.name)
+				m.log.Info("volume leftover destroyed", "volume", id, "node", c.name)
 			})
 		}()
 	}

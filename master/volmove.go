@@ -70,23 +70,24 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), volumeOpTimeout)
 	v.busy, v.cancelMove = "moving", cancel
+	from, to, id, driver := src.conn(), dst.conn(), v.ID, v.Driver
 	m.log.Info("volume move started", "volume", v.Name, "from", src.name, "to", dst.name)
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		defer cancel()
-		st, unanswered, err := m.moveStream(ctx, v.ID, v.Driver, src, dst)
+		st, unanswered, err := m.moveStream(ctx, id, driver, from, to)
 		if unanswered {
 			// The target never said how its receive ended: what it got
 			// goes when it is back.
-			m.post(func() { m.addLeftover(v.ID, dst.name) })
+			m.post(func() { m.addLeftover(id, to.name) })
 		}
 		if err == nil {
 			// The target has it whole: the source's copy goes.
 			dctx, dcancel := context.WithTimeout(context.Background(), volumeOpTimeout)
-			if derr := m.nodeCall(dctx, src, protocol.OpVolumeDestroy, protocol.NodeVolume{ID: v.ID}, nil); derr != nil && !errors.Is(derr, protocol.ErrNotFound) {
-				m.log.Warn("volume moved; its source copy goes when the node is back", "volume", v.ID, "node", src.name, "err", derr)
-				m.post(func() { m.addLeftover(v.ID, src.name) })
+			if derr := m.nodeCall(dctx, from, protocol.OpVolumeDestroy, protocol.NodeVolume{ID: id}, nil); derr != nil && !errors.Is(derr, protocol.ErrNotFound) {
+				m.log.Warn("volume moved; its source copy goes when the node is back", "volume", id, "node", from.name, "err", derr)
+				m.post(func() { m.addLeftover(id, from.name) })
 			}
 			dcancel()
 		}
@@ -109,7 +110,7 @@ func (m *Master) volumeMove(s *session, msg *protocol.Msg) {
 // moveStream relays volume id from src to dst and returns the target's
 // state of it once dst has it whole; unanswered says the target's reply
 // never came (it may hold part of the volume).
-func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst *node) (_ protocol.VolumeState, unanswered bool, _ error) {
+func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst nodeConn) (_ protocol.VolumeState, unanswered bool, _ error) {
 	sID, tID := moveStreamBase+moveSeq.Add(1), moveStreamBase+moveSeq.Add(1)
 	srcPeer, dstPeer := src.peer, dst.peer
 	rkey := protocol.StreamKey{Scope: "node:" + src.name, ID: sID}
@@ -139,6 +140,7 @@ func (m *Master) moveStream(ctx context.Context, id, driver string, src, dst *no
 		// while only.
 		stop := time.AfterFunc(2*time.Minute, wcancel)
 		defer stop.Stop()
+		go m.cancelIfGone(wctx, wcancel, src, dst)
 		recv.Abort()    // the source stops sending
 		snd.Close(cerr) // the target's receive fails and drops what it has
 		snd.Abort(cerr)
@@ -172,6 +174,31 @@ func relay(ctx context.Context, recv *protocol.Receiver, snd *protocol.Sender) e
 		}
 		if err != nil {
 			return err
+		}
+	}
+}
+
+// cancelIfGone calls cancel once one of nodes went away (or reconnected:
+// the calls sent on its old connection will not be answered), checking
+// each second until ctx ends.
+func (m *Master) cancelIfGone(ctx context.Context, cancel context.CancelFunc, conns ...nodeConn) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		gone := false
+		err := m.onLoop(func() {
+			for _, c := range conns {
+				if n := m.nodes[c.name]; n == nil || !n.online || n.peer != c.peer {
+					gone = true
+				}
+			}
+		})
+		if err != nil || gone {
+			cancel()
+			return
 		}
 	}
 }

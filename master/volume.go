@@ -170,11 +170,16 @@ func (m *Master) volumeNode(v *volume) (*node, error) {
 	return n, nil
 }
 
-// nodeCall sends a master request to node n and waits for its reply; it
+// nodeConn is a node's connection as the actor saw it, for work off the
+// actor goroutine (which must not read a *node).
+type nodeConn struct{ name, peer string }
+
+func (n *node) conn() nodeConn { return nodeConn{n.name, n.peer} }
+
+// nodeCall sends a master request to node c and waits for its reply; it
 // runs off the actor goroutine.
-func (m *Master) nodeCall(ctx context.Context, n *node, op string, body, reply any) error {
-	peer := n.peer
-	return m.calls.Call(ctx, func(msg *protocol.Msg) error { return m.srv.Send(peer, msg) }, op, body, reply, nil)
+func (m *Master) nodeCall(ctx context.Context, c nodeConn, op string, body, reply any) error {
+	return m.calls.Call(ctx, func(msg *protocol.Msg) error { return m.srv.Send(c.peer, msg) }, op, body, reply, nil)
 }
 
 // volumeWork runs a node operation on volume v off the actor goroutine,
@@ -183,13 +188,14 @@ func (m *Master) volumeWork(v *volume, busy string, n *node, op string, done fun
 	if busy != "" {
 		v.busy = busy
 	}
+	c := n.conn()
 	m.wg.Add(1)
 	go func() {
 		defer m.wg.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), volumeOpTimeout)
 		defer cancel()
 		var st protocol.VolumeState
-		err := m.nodeCall(ctx, n, op, protocol.NodeVolume{ID: v.ID}, &st)
+		err := m.nodeCall(ctx, c, op, protocol.NodeVolume{ID: v.ID}, &st)
 		m.post(func() {
 			if busy != "" {
 				v.busy = ""

@@ -46,6 +46,7 @@ func newFS(loc *sdk.Location, log *slog.Logger) *FS {
 		{"endpoints", &notYetDir{}, fuse.DT_Dir},
 	}}
 	go f.watchOffer()
+	go f.watchVolumes()
 	return f
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
@@ -76,7 +77,6 @@ func (d *volumesDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.
 		d.f.log.Info("rejected", "volume", req.Name, "err", err)
 		return nil, errno(err)
 	}
-	d.f.emit("volume_created", "volume", v.Name, "node", v.Node)
 	return d.dir(v), nil
 }
 
@@ -97,7 +97,6 @@ func (d *volumesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error 
 	d.mu.Lock()
 	delete(d.dirs, v.ID)
 	d.mu.Unlock()
-	d.f.emit("volume_destroyed", "volume", v.Name)
 	return nil
 }
 
@@ -216,4 +215,38 @@ func parseVolumeLines(s string) ([]sdk.SpawnOption, error) {
 func checkVolumes(s string) error {
 	_, err := parseVolumeLines(s)
 	return err
+}
+
+// watchVolumes turns changes of the account's volumes in the offer (made
+// by this session or another one of the account) into events.
+func (f *FS) watchVolumes() {
+	names := func() map[string]string {
+		out := map[string]string{}
+		for _, v := range f.loc.Offer().Volumes {
+			out[v.ID] = v.Name
+		}
+		return out
+	}
+	known := names()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-f.quit:
+			return
+		case <-t.C:
+		}
+		now := names()
+		for id, name := range now {
+			if _, ok := known[id]; !ok {
+				f.emit("volume_created", "volume", name)
+			}
+		}
+		for id, name := range known {
+			if _, ok := now[id]; !ok {
+				f.emit("volume_destroyed", "volume", name)
+			}
+		}
+		known = now
+	}
 }

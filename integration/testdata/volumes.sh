@@ -13,6 +13,7 @@ expect() { # expect WHAT GOT WANT
 cd "$MNT"
 mkdir volumes/vol1
 expect "ls volumes" "$(ls volumes)" "vol1"
+timeout 20 grep -q -m1 '"event":"volume_created".*"volume":"vol1"\|"volume":"vol1".*"event":"volume_created"' events || fail "no volume_created event"
 expect "ls a volume" "$(ls volumes/vol1 | tr '\n' ' ')" "ctl error files info.json "
 if mkdir volumes/vol1 2>/dev/null; then fail "second mkdir of vol1 succeeded"; fi
 if mkdir 'volumes/bad name' 2>/dev/null; then fail "mkdir of a bad volume name succeeded"; fi
@@ -60,4 +61,5 @@ if echo frobnicate > volumes/vol1/ctl 2>/dev/null; then fail "an unknown ctl ver
 
 rmdir volumes/vol1
 expect "ls volumes after rmdir" "$(ls volumes)" ""
+timeout 20 grep -q -m1 '"event":"volume_destroyed"' events || fail "no volume_destroyed event"
 echo OK

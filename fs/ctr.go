@@ -26,6 +26,7 @@ type ctr struct {
 	image    string
 	cmd, env string
 	tag      string
+	volumes  string // NAME /mount/point lines (volumes.go)
 	gen      int    // the boot this directory shows; bumped by reboot and reset
 	state    string // new, starting, running, exited, destroyed
 	code     int
@@ -128,6 +129,7 @@ func (c *ctr) view(parent string) *ctrDir {
 			return c.fail(failf(syscall.ENOTSUP, "%s: %v", what, errNotSup))
 		}}
 	}
+	_ = notYet // for the parts not built yet
 	v.entries = []dirEntry{
 		{"image", &propFile{get: c.getProp(&c.image), set: c.setProp("image", &c.image, nil)}, fuse.DT_File},
 		{"cmd", &propFile{get: c.getProp(&c.cmd), set: c.setProp("cmd", &c.cmd, func(s string) error {
@@ -136,7 +138,7 @@ func (c *ctr) view(parent string) *ctrDir {
 		})}, fuse.DT_File},
 		{"env", &propFile{get: c.getProp(&c.env), set: c.setProp("env", &c.env, checkEnv)}, fuse.DT_File},
 		{"tag", &propFile{get: c.getProp(&c.tag), set: c.setProp("tag", &c.tag, checkTag)}, fuse.DT_File},
-		{"volumes", notYet("volumes"), fuse.DT_File},
+		{"volumes", &propFile{get: c.getProp(&c.volumes), set: c.setProp("volumes", &c.volumes, checkVolumes)}, fuse.DT_File},
 		{"files", withPath(&filesDir{v: v}, "/"), fuse.DT_Dir},
 		{"ctl", &ctlFile{do: c.ctl}, fuse.DT_File},
 		{"status", &textFile{get: func() []byte { return []byte(c.status()) }}, fuse.DT_File},
@@ -324,6 +326,12 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	if tag := strings.TrimSpace(c.tag); tag != "" {
 		opts = append(opts, sdk.Tag(tag))
 	}
+	mounts, err := parseVolumeLines(c.volumes)
+	if err != nil {
+		c.mu.Unlock()
+		return c.fail(err)
+	}
+	opts = append(opts, mounts...)
 	paths := make([]string, 0, len(c.pre))
 	for p := range c.pre {
 		paths = append(paths, p)
@@ -338,6 +346,9 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	c.mu.Unlock()
 
 	node := c.f.loc.Node()
+	if len(mounts) > 0 {
+		node = c.f.loc.AnyNode() // the location places it with its volumes
+	}
 	if c.parent != "any" {
 		n, err := c.f.loc.NodeNamed(c.parent)
 		if err != nil {

@@ -41,11 +41,12 @@ func newFS(loc *sdk.Location, log *slog.Logger) *FS {
 		{"images", &imagesDir{f: f}, fuse.DT_Dir},
 		{"nodes", &nodesDir{f: f}, fuse.DT_Dir},
 		{"containers", &containersDir{f: f}, fuse.DT_Dir},
-		{"volumes", &notYetDir{}, fuse.DT_Dir},
+		{"volumes", newVolumesDir(f), fuse.DT_Dir},
 		{"externals", &notYetDir{}, fuse.DT_Dir},
 		{"endpoints", &notYetDir{}, fuse.DT_Dir},
 	}}
 	go f.watchOffer()
+	go f.watchVolumes()
 	return f
 }
 
@@ -440,7 +441,12 @@ Unmounting it ends the session: the location removes what it made.
   nodes/any/          mkdir NAME = a new container, placed by the location
   nodes/NODE/         the same on a given node; info.json describes it
   containers/         every container of this session (links)
-  volumes/ externals/ endpoints/   not built yet
+  volumes/NAME/       your account's persistent volumes: mkdir creates one,
+                      rmdir destroys it (EBUSY while a container mounts it);
+                      ctl: snapshot | rollback | move NODE; info.json; files/
+                      (the volume's files); a container's volumes file takes
+                      NAME /mount/point [ro] lines before start
+  externals/ endpoints/   not built yet
 
 A container directory nodes/any/NAME/:
   image cmd env tag   write before start (cmd: words split like a shell:

@@ -14,6 +14,8 @@ type Limits struct {
 	Processes  int   // processes started with exec and still running (default 4096)
 	LayerBytes int64 // bytes of the layers its images reference, plus uploads not yet referenced (default 32 GiB)
 	Uploads    int   // layer uploads at once (default 8)
+
+	Volumes int // persistent volumes held (default 64; volume.go)
 }
 
 // Default limits.
@@ -36,6 +38,9 @@ func (l *Limits) setDefaults() {
 	}
 	if l.Uploads == 0 {
 		l.Uploads = DefaultMaxUploads
+	}
+	if l.Volumes == 0 {
+		l.Volumes = DefaultMaxVolumes
 	}
 }
 

@@ -94,6 +94,7 @@ type Master struct {
 	sessions   map[string]*session
 	nodes      map[string]*node
 	containers map[string]*container
+	volumes    map[string]*volume // by id (volume.go)
 
 	wg sync.WaitGroup
 }
@@ -132,6 +133,9 @@ func New(cfg Config) (*Master, error) {
 	m.srv.SetRouteIdle(max(time.Hour, 2*cfg.SessionTimeout))
 	if err := m.loadKeys(); err == nil {
 		err = m.restore()
+	}
+	if err == nil {
+		err = m.restoreVolumes()
 	}
 	if err != nil {
 		m.srv.Close()

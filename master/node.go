@@ -87,6 +87,7 @@ func (m *Master) nodeHello(n *node, in protocol.Incoming) {
 	drop := m.settle(n, h.Containers)
 	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop}, nil)
 	if !wasOnline {
+		m.cleanLeftovers(n)
 		m.log.Info("node joined", "node", n.name)
 		info := m.nodeInfo(n)
 		for id := range m.sessions {
@@ -239,7 +240,8 @@ func score(n protocol.NodeInfo) float64 {
 
 func (m *Master) broadcastOffer() {
 	o := m.offer()
-	for id := range m.sessions {
+	for id, s := range m.sessions {
+		o.Volumes = m.accountVolumes(s.account)
 		m.event(id, protocol.OpOffer, o)
 	}
 }
@@ -252,6 +254,11 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 		return
 	}
 	img, err := m.findImage(s.account, req.Image)
+	if err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	mounts, volumes, err := m.spawnMounts(s.account, &req)
 	if err != nil {
 		m.reply(s.id, msg, nil, err)
 		return
@@ -292,11 +299,12 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 		}
 	}
 	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting"}
+	c.volumes = volumes
 	m.containers[id] = c
 	s.names[name] = id
 	m.saveContainer(c)
 	fwd := &protocol.Msg{Kind: protocol.KindRequest, ID: msg.ID, Op: protocol.OpSpawn, Session: s.id, Container: id}
-	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account}); err != nil {
+	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account, Mounts: mounts}); err != nil {
 		m.forget(c)
 		m.reply(s.id, msg, nil, err)
 		return

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"strings"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,11 +40,13 @@ type containerRecord struct {
 	Exit       int    `cbor:"9,keyasint,omitempty"`
 	Boot       int    `cbor:"10,keyasint,omitempty"`
 	ExitedBoot int    `cbor:"11,keyasint,omitempty"`
+
+	Volumes string `cbor:"40,keyasint,omitempty"` // ids of the volumes it mounts, space-separated (records compare with ==)
 }
 
 func (c *container) record() containerRecord {
 	return containerRecord{ID: c.id, Name: c.name, Session: c.session, Node: c.node, Image: c.image, Account: c.account,
-		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot}
+		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot, Volumes: strings.Join(c.volumes, " ")}
 }
 
 // saveSession records a new session.
@@ -128,6 +131,7 @@ func (m *Master) restore() error {
 		}
 		c := &container{id: id, name: r.Name, session: r.Session, node: r.Node, image: r.Image, account: r.Account,
 			tag: r.Tag, state: r.State, exit: r.Exit, boot: r.Boot, exitedBoot: r.ExitedBoot, restored: true}
+		c.volumes = strings.Fields(r.Volumes)
 		m.containers[id] = c
 		m.sessions[r.Session].names[r.Name] = id
 	}

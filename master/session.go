@@ -3,6 +3,7 @@ package master
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tffs/tffs/protocol"
@@ -29,6 +30,7 @@ type container struct {
 	boot, exitedBoot               int               // the newest boot the node named, and the last one seen exiting
 	procs                          map[string]bool   // processes started with exec and not yet exited
 	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
+	volumes                        []string          // ids of the volumes it mounts
 	restored                       bool              // read from the store and not yet confirmed by its node
 }
 
@@ -98,7 +100,7 @@ func (m *Master) hello(account string, in protocol.Incoming) {
 		m.log.Info("session started", "account", account, "key", protocol.ShortKey(in.Key))
 		m.log.Debug("session id", "session", s.id)
 	}
-	m.reply(in.Peer, in.Msg, m.offer(), nil)
+	m.reply(in.Peer, in.Msg, m.offerFor(account), nil)
 }
 
 func (m *Master) reply(peer string, req *protocol.Msg, body any, err error) {
@@ -108,9 +110,13 @@ func (m *Master) reply(peer string, req *protocol.Msg, body any, err error) {
 }
 
 func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
+	if strings.HasPrefix(msg.Op, "volume.") {
+		m.volumeRequest(s, msg)
+		return
+	}
 	switch msg.Op {
 	case protocol.OpOffer:
-		m.reply(s.id, msg, m.offer(), nil)
+		m.reply(s.id, msg, m.offerFor(s.account), nil)
 	case protocol.OpLayersNeeded:
 		m.layersNeeded(s, msg)
 	case protocol.OpLayerPut:
@@ -145,6 +151,10 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 // forwardToNode passes a container operation or stream message to the
 // container's node, stamped with the session, after checking ownership.
 func (m *Master) forwardToNode(s *session, msg *protocol.Msg) {
+	if protocol.IsVolumeTarget(msg.Container) {
+		m.forwardVolume(s, msg)
+		return
+	}
 	c, ok := m.containers[msg.Container]
 	if !ok || c.session != s.id {
 		if msg.Kind == protocol.KindRequest {

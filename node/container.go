@@ -55,6 +55,9 @@ func (n *Node) closeOutput(session string, s *protocol.Sender, err error) {
 }
 
 func (n *Node) lookup(m *protocol.Msg) (*ctr, error) {
+	if protocol.IsVolumeTarget(m.Container) {
+		return n.volumeFiles(m)
+	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	c, ok := n.containers[m.Container]
@@ -112,6 +115,9 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 			return nil, fmt.Errorf("pre-boot file: %w", err)
 		}
 		spec.Files = append(spec.Files, runtime.File{Path: f.Path, Mode: os.FileMode(f.Mode), Data: f.Data})
+	}
+	if spec.Mounts, err = n.volumeMounts(req.Mounts); err != nil {
+		return nil, err
 	}
 	rc, err := n.rt.Create(ctx, spec)
 	if err != nil {

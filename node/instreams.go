@@ -8,6 +8,8 @@ import "github.com/tffs/tffs/protocol"
 func (n *Node) preRegister(m *protocol.Msg) (protocol.StreamKey, bool) {
 	var id uint64
 	switch m.Op {
+	case protocol.OpVolumeReceive:
+		return n.preRegisterVolume(m)
 	case protocol.OpExec:
 		var req protocol.ExecRequest
 		if m.DecodeBody(&req) != nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/tffs/tffs/node/runtime"
+	"github.com/tffs/tffs/node/volume"
 	"github.com/tffs/tffs/protocol"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	// "*" trusts every image. Empty: no spawn may relax it.
 	TrustedImages []string
 	Log           *slog.Logger
+
+	Volumes volume.Config // storage driver of the node's volumes (default: dir under Dir/volumes)
 }
 
 // Node is a node daemon. Create it with New, then Run it.
@@ -65,6 +68,8 @@ type Node struct {
 	fetchSent atomic.Int64  // file bytes sent to fetches
 	helloNow  chan struct{} // a hello is due at once: the master restarted
 
+	vol *nodeVolumes // persistent volumes (volumes.go)
+
 	wg sync.WaitGroup
 }
 
@@ -91,9 +96,13 @@ func New(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	vol, err := openVolumes(cfg)
+	if err != nil {
+		return nil, err
+	}
 	b := make([]byte, 8)
 	rand.Read(b)
-	return &Node{
+	return &Node{vol: vol,
 		cfg: cfg, log: cfg.Log.With("node", cfg.Name), keys: keys, boot: hex.EncodeToString(b),
 		calls: protocol.NewCalls(), streams: protocol.NewStreams(), helloNow: make(chan struct{}, 1),
 		containers: map[string]*ctr{}, ended: map[string]time.Time{}, imageLocks: map[string]*sync.Mutex{},

@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/tffs/tffs/protocol"
@@ -11,6 +12,9 @@ import (
 // request carries out one request from the master, received at recv, and
 // returns the reply body.
 func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (any, error) {
+	if strings.HasPrefix(m.Op, "volume.") {
+		return n.volumeRequest(ctx, m)
+	}
 	switch m.Op {
 	case protocol.OpSpawn:
 		return n.spawn(ctx, m, recv)

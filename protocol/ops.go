@@ -72,6 +72,8 @@ type Offer struct {
 	// Master is the master's incarnation: it changes each time the master
 	// starts, so a client that sees another one says hello again.
 	Master string `cbor:"2,keyasint,omitempty"`
+
+	Volumes []VolumeInfo `cbor:"40,keyasint,omitempty"` // the session's account's volumes
 }
 
 // Pong is the body of a heartbeat answer.
@@ -199,6 +201,8 @@ type SpawnRequest struct {
 	Hostname string   `cbor:"14,keyasint,omitempty"`
 	Tag      string   `cbor:"15,keyasint,omitempty"` // unique among the account's containers; see CheckTag
 	Relax    *Relax   `cbor:"16,keyasint,omitempty"` // nil = the node's full hardening
+
+	Volumes []VolumeMount `cbor:"40,keyasint,omitempty"` // the container runs on their node
 }
 
 // Relax asks a node to loosen its default hardening of one container. A
@@ -219,6 +223,8 @@ type NodeSpawn struct {
 	Request SpawnRequest `cbor:"2,keyasint"`
 	Image   Image        `cbor:"3,keyasint"`
 	Account string       `cbor:"4,keyasint"`
+
+	Mounts []NodeMount `cbor:"40,keyasint,omitempty"` // volumes to bind-mount
 }
 
 // SpawnReply names the new container.

@@ -276,6 +276,8 @@ func (l *Location) event(m *protocol.Msg) {
 				}
 			}
 		}
+	case protocol.EvVolumeCreated, protocol.EvVolumeDestroyed:
+		l.volumeEvent(m)
 	case protocol.EvProcExit:
 		var ev protocol.ProcExit
 		if m.DecodeBody(&ev) == nil {

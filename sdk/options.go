@@ -20,6 +20,8 @@ type connectConfig struct {
 	onAdded   func(NodeInfo)
 	onGone    func(NodeInfo)
 	onGoneCtr func(*Container, string)
+
+	onVolume func(string, VolumeInfo) // volume.go
 }
 
 // WithDir reads keys and location configs from dir instead of ~/.tffs.

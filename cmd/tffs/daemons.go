@@ -12,6 +12,7 @@ import (
 	"github.com/tffs/tffs/master"
 	"github.com/tffs/tffs/node"
 	"github.com/tffs/tffs/node/runtime"
+	"github.com/tffs/tffs/node/volume"
 	"github.com/tffs/tffs/protocol"
 )
 
@@ -26,6 +27,7 @@ func masterCmd() *cobra.Command {
 	fs.IntVar(&lim.Processes, "max-processes", master.DefaultMaxProcesses, "running exec'd processes per account (-1: no limit)")
 	fs.Int64Var(&lim.LayerBytes, "max-layer-bytes", master.DefaultMaxLayerBytes, "stored layer bytes per account (-1: no limit)")
 	fs.IntVar(&lim.Uploads, "max-uploads", master.DefaultMaxUploads, "concurrent layer uploads per account (-1: no limit)")
+	fs.IntVar(&lim.Volumes, "max-volumes", master.DefaultMaxVolumes, "persistent volumes per account (-1: no limit)")
 	debug := fs.Bool("debug", false, "debug logging")
 	config := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
@@ -81,12 +83,16 @@ func nodeCmd() *cobra.Command {
 	trusted := fs.String("trusted-images", "", "comma-separated image config digests (sha256:...) whose containers may ask for less hardening (sdk.Trusted...); * = every image")
 	debug := fs.Bool("debug", false, "debug logging")
 	printKey := fs.Bool("print-key", false, "print this node's public key and exit")
+	var vol volume.Config
+	fs.StringVar(&vol.Driver, "volume-driver", "dir", "storage driver of persistent volumes: dir, btrfs or zfs")
+	fs.StringVar(&vol.Dir, "volume-dir", "", "where dir and btrfs keep volumes (btrfs: a directory on a btrfs filesystem; default DIR/volumes)")
+	fs.StringVar(&vol.Dataset, "volume-dataset", "", "zfs dataset under which volumes are made (zfs driver), e.g. tank/tffs")
 	config := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := applyConfig(cmd, *config); err != nil {
 			return err
 		}
-		return runNode(cmd.Context(), nodeFlags{*name, *dir, *addr, *key, *ctrd, *ns, *uidStart, *uidSize, *pids, *memory, *trusted, *debug, *printKey})
+		return runNode(cmd.Context(), nodeFlags{*name, *dir, *addr, *key, *ctrd, *ns, *uidStart, *uidSize, *pids, *memory, *trusted, *debug, *printKey, vol})
 	}
 	cmd.AddCommand(adminCmds("nodes")...)
 	return cmd
@@ -99,6 +105,7 @@ type nodeFlags struct {
 	pids, memory                   int64
 	trusted                        string
 	debug, printKey                bool
+	volumes                        volume.Config
 }
 
 func runNode(ctx context.Context, f nodeFlags) error {
@@ -115,7 +122,8 @@ func runNode(ctx context.Context, f nodeFlags) error {
 	}
 	n, err := node.New(node.Config{Name: f.name, Dir: f.dir, Master: protocol.TCPAddr(f.addr), MasterKey: f.key,
 		Containerd: f.ctrd, Namespace: f.ns, Log: logger(f.debug), TrustedImages: splitList(f.trusted),
-		Hardening: runtime.Hardening{UIDStart: uint32(f.uidStart), UIDSize: uint32(f.uidSize), PidsLimit: f.pids, Memory: f.memory}})
+		Hardening: runtime.Hardening{UIDStart: uint32(f.uidStart), UIDSize: uint32(f.uidSize), PidsLimit: f.pids, Memory: f.memory},
+		Volumes:   f.volumes})
 	if err != nil {
 		return err
 	}

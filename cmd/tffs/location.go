@@ -46,20 +46,27 @@ func locationUpCmd() *cobra.Command {
 	noMount := fs.Bool("no-mount", false, "do not mount the location")
 	timeout := fs.Duration("session-timeout", 2*time.Minute, "garbage-collect a silent session after this")
 	debug := fs.Bool("debug", false, "debug logging")
+	volumes := fs.String("volumes", "dir", "volume storage: dir (plain directories under --dir) or btrfs (a loop-mounted btrfs file under --dir, made on first use: cheap snapshots)")
 	config := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := applyConfig(cmd, *config); err != nil {
 			return err
 		}
-		return locationUp(cmd.Context(), *dir, *name, *listen, *ctrd, *mnt, *noMount, *timeout, *debug)
+		return locationUp(cmd.Context(), *dir, *name, *listen, *ctrd, *mnt, *noMount, *timeout, *debug, *volumes)
 	}
 	return cmd
 }
 
-func locationUp(ctx context.Context, dir, name, listen, ctrd, mnt string, noMount bool, timeout time.Duration, debug bool) error {
+func locationUp(ctx context.Context, dir, name, listen, ctrd, mnt string, noMount bool, timeout time.Duration, debug bool, volumes string) error {
 	log := logger(debug)
+	nodeCfg, unmountVolumes, err := locationVolumes(dir, volumes)
+	if err != nil {
+		return err
+	}
+	defer unmountVolumes()
 	fmt.Fprintln(os.Stderr, "starting the location (master, node, containerd) …")
-	loc, err := location.Up(ctx, location.Config{Dir: dir, Name: name, Listen: listen, Containerd: ctrd, SessionTimeout: timeout, Log: log})
+	loc, err := location.Up(ctx, location.Config{Dir: dir, Name: name, Listen: listen, Containerd: ctrd, SessionTimeout: timeout, Log: log,
+		NodeConfig: nodeCfg})
 	if err != nil {
 		return err
 	}

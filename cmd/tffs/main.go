@@ -70,7 +70,7 @@ Every daemon takes --config FILE (JSON with the flag names as keys) and --debug.
 	}
 	root.PersistentFlags().StringVar(&locationFlag, "location", "", "location name (default: the default location)")
 	root.AddCommand(masterCmd(), nodeCmd(), accountCmd(), locationCmd(), keyCmd(), imageCmd(),
-		runCmd(), resourcesCmd(), mountCmd(), joinCmd(), systemdCmd())
+		runCmd(), resourcesCmd(), mountCmd(), joinCmd(), systemdCmd(), volumeCmd())
 	return root
 }
 

@@ -26,7 +26,7 @@ grep -q "tag" bad/error || fail "error: $(cat bad/error)"
 expect "tag unchanged" "$(cat bad/tag)" ""
 must_fail "mkdir existing name" "File exists" mkdir bad
 must_fail "same name on another dir" "File exists" mkdir "$MNT/nodes/$(ls "$MNT/nodes" | grep -v '^any$' | head -1)/bad"
-must_fail "mkdir volumes" "not supported" mkdir "$MNT/volumes/v"
+must_fail "mkdir a bad volume name" "Invalid argument" mkdir "$MNT/volumes/bad name"
 must_fail "unknown image" "No such file" bash -c 'echo nosuchimage > bad/image; echo start > bad/ctl'
 expect "status after failed start" "$(cat bad/status)" "new"
 echo busybox > bad/image

@@ -41,6 +41,8 @@ type Spec struct {
 	// Relax loosens the runtime's Hardening for this container (trusted
 	// images only; the caller decides who may ask).
 	Relax Relax
+
+	Mounts []Mount // volumes bind-mounted into the container
 }
 
 // Container is a containerd container created by a Runtime. Its methods
@@ -55,6 +57,8 @@ type Container struct {
 	// created from; a reset prepares its snapshot from exactly that.
 	manifest string
 	owner    owner // host ids of the container's root: what the node creates in it is theirs
+
+	dirRoot string // set for DirFiles: the file methods work on this node directory
 
 	mu        sync.Mutex // lifecycle; also held during file ops on a temporary mount
 	boot      *boot      // current (or last) main task, nil before the first Start
@@ -79,6 +83,9 @@ func (r *Runtime) Create(ctx context.Context, spec Spec) (_ *Container, retErr e
 		}
 	}
 	if err := spec.Relax.Check(); err != nil {
+		return nil, fmt.Errorf("container %s: %w", spec.ID, err)
+	}
+	if err := checkMounts(spec); err != nil {
 		return nil, fmt.Errorf("container %s: %w", spec.ID, err)
 	}
 	r.mu.Lock()

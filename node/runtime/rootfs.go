@@ -15,6 +15,9 @@ import (
 // snapshot, which is held (with c.mu) until fn returns. A file fn leaves
 // open stays readable after the temporary mount is detached.
 func (c *Container) withRoot(ctx context.Context, fn func(root *os.File) error) error {
+	if c.dirRoot != "" {
+		return c.withDirRoot(fn)
+	}
 	for {
 		c.mu.Lock()
 		if c.destroyed {

@@ -47,5 +47,6 @@ func (r *Runtime) specOpts(img client.Image, s Spec, netnsName string) []oci.Spe
 		Type: specs.NetworkNamespace,
 		Path: filepath.Join(netnsDir, netnsName),
 	}))
+	opts = append(opts, mountOpts(s)...)
 	return append(opts, r.hardenOpts(s, netnsName)...)
 }

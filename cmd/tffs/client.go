@@ -107,13 +107,14 @@ func imageCmd() *cobra.Command {
 
 func runCmd() *cobra.Command {
 	var o cli.RunOptions
-	var env, files []string
+	var env, files, vols []string
 	cmd := &cobra.Command{Use: "run [flags] IMAGE|. [CMD [ARG...]]", Short: "spawn a container, stream its output (or attach the terminal), exit with its code",
 		Args: cobra.MinimumNArgs(1)}
 	fs := cmd.Flags()
 	fs.SetInterspersed(false) // flags after IMAGE belong to the command
 	fs.StringArrayVarP(&env, "env", "e", nil, "VAR=value, or VAR to copy the local value (repeatable)")
 	fs.StringArrayVarP(&files, "file", "f", nil, "SRC:DEST: write a local file into the container before it boots; DEST ending in / takes SRC's name (repeatable)")
+	fs.StringArrayVarP(&vols, "volume", "m", nil, "VOL:/path[:ro]: mount a volume of yours (name or tag); the container runs on its node (repeatable)")
 	fs.BoolVarP(&o.Asleep, "sleep", "z", false, "start the container asleep (CMD, if given, runs as a process in it)")
 	fs.StringVar(&o.Name, "name", "", "container name (unique in the session)")
 	fs.StringVar(&o.Tag, "tag", "", "container tag (unique among the account's containers)")
@@ -144,6 +145,13 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			o.Files = append(o.Files, spec)
+		}
+		for _, v := range vols {
+			spec, err := cli.ParseVolume(v)
+			if err != nil {
+				return err
+			}
+			o.Volumes = append(o.Volumes, spec)
 		}
 		if *memory != "" {
 			if o.Memory, err = cli.ParseBytes(*memory); err != nil {

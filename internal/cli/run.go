@@ -19,6 +19,7 @@ type RunOptions struct {
 	Args        []string // the command; empty = the image's
 	Env         []string // KEY=VALUE (see EnvList)
 	Files       []FileSpec
+	Volumes     []VolumeSpec // -m: the container runs on their node
 	Asleep      bool // -z: no main workload; Args, if any, run as a process
 	Name, Tag   string
 	Node        string // "" = the location's choice
@@ -54,6 +55,8 @@ func Run(ctx context.Context, loc *sdk.Location, o RunOptions) (int, error) {
 			return 1, err
 		}
 		node = n
+	} else if len(o.Volumes) > 0 {
+		node = loc.AnyNode() // the location places it with its volumes
 	} else if node = loc.Node(); node == nil {
 		return 1, fmt.Errorf("the location has no node: %w", sdk.ErrUnavailable)
 	}
@@ -64,6 +67,9 @@ func Run(ctx context.Context, loc *sdk.Location, o RunOptions) (int, error) {
 			return 1, err
 		}
 		opts = append(opts, opt)
+	}
+	for _, v := range o.Volumes {
+		opts = append(opts, v.Option())
 	}
 	if o.Name != "" {
 		opts = append(opts, sdk.Name(o.Name))

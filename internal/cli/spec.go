@@ -93,3 +93,44 @@ func ParseBytes(s string) (int64, error) {
 	}
 	return v * mult, nil
 }
+
+// VolumeSpec is one -m VOL:/path[:ro]: a volume of the account (name or
+// tag) mounted in the container.
+type VolumeSpec struct {
+	Volume, Path string
+	ReadOnly     bool
+}
+
+// ParseVolume parses VOL:/path, with an optional :ro (read-only) or :rw.
+func ParseVolume(s string) (VolumeSpec, error) {
+	parts := strings.Split(s, ":")
+	bad := func(why string) (VolumeSpec, error) {
+		return VolumeSpec{}, fmt.Errorf("-m %q: %s: %w", s, why, sdk.ErrInvalid)
+	}
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" {
+		return bad("want VOL:/path or VOL:/path:ro")
+	}
+	v := VolumeSpec{Volume: parts[0], Path: parts[1]}
+	if !path.IsAbs(v.Path) {
+		return bad("the mount point must be an absolute path")
+	}
+	if len(parts) == 3 {
+		switch parts[2] {
+		case "ro":
+			v.ReadOnly = true
+		case "rw":
+		default:
+			return bad("the mode must be ro or rw")
+		}
+	}
+	v.Path = path.Clean(v.Path)
+	return v, nil
+}
+
+// Option is the spawn option mounting the volume.
+func (v VolumeSpec) Option() sdk.SpawnOption {
+	if v.ReadOnly {
+		return sdk.MountVolumeNamed(v.Volume, v.Path, sdk.ReadOnly())
+	}
+	return sdk.MountVolumeNamed(v.Volume, v.Path)
+}

@@ -82,3 +82,22 @@ func TestImageCommand(t *testing.T) {
 		t.Fatalf("imageCommand = %v %q", args, wd)
 	}
 }
+
+func TestParseVolume(t *testing.T) {
+	good := map[string]VolumeSpec{
+		"data:/data":      {Volume: "data", Path: "/data"},
+		"data:/srv/x/:ro": {Volume: "data", Path: "/srv/x", ReadOnly: true},
+		"tagged:/mnt:rw":  {Volume: "tagged", Path: "/mnt"},
+	}
+	for in, want := range good {
+		got, err := ParseVolume(in)
+		if err != nil || got != want {
+			t.Errorf("ParseVolume(%q) = %+v, %v; want %+v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "data", ":/data", "data:rel", "data:/d:rx", "a:/b:ro:x"} {
+		if _, err := ParseVolume(in); !errors.Is(err, sdk.ErrInvalid) {
+			t.Errorf("ParseVolume(%q): %v, want ErrInvalid", in, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ DEMO_DIR ?= /tmp/tffs-demo
 PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd runc fuse3 busybox-static \
             iproute2 nftables btrfs-progs python3 tmux psmisc procps
 PKGS     += openssh-client
+PKGS     += docker.io
 export CGO_ENABLED := 1
 
 .PHONY: deps build test unit bench soak demo clean busybox-image fresh

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -15,8 +16,8 @@ import (
 )
 
 // fakeEngine serves the parts of the Docker engine API tffs uses (ping,
-// image list, inspect, save) on a unix socket, for one image archive. The
-// machine has no dockerd; the client code and the upload path are real.
+// image list, inspect, save) on a unix socket, for one image archive, and
+// counts the saves; TestRunDockerEngine drives a real private dockerd.
 type fakeEngine struct {
 	socket string
 	saves  atomic.Int32
@@ -115,5 +116,65 @@ func TestRunDockerImage(t *testing.T) {
 	_, stderr, code = tffsRun(t, env, []string{"DOCKER_HOST=unix:///nonexistent.sock"}, "run", "elsewhere:v1", "true")
 	if code != 1 || !strings.Contains(stderr, "no local Docker engine") {
 		t.Fatalf("without an engine: code %d stderr %q", code, stderr)
+	}
+}
+
+// TestRunDockerEngine: with a private dockerd holding a busybox image and
+// an image built from it by `docker build`, `tffs run NAME` uploads the
+// image's new layer once and `tffs run .` runs the engine's latest image,
+// uploading only the layer the location lacks, once.
+func TestRunDockerEngine(t *testing.T) {
+	eng := startDockerEngine(t)
+	env := testenv.Start(t)
+	dockerEnv := []string{"DOCKER_HOST=unix://" + eng.socket}
+	dir := t.TempDir()
+	archive := filepath.Join(dir, "img.tar")
+	extra := &tar.Header{Name: "from-docker", Typeflag: tar.TypeReg, Mode: 0o644, Size: 0}
+	if err := ociarchive.BuildBusyboxWith("/bin/busybox", archive, "dockerbox:v1", extra); err != nil {
+		t.Fatal(err)
+	}
+	if out := eng.docker(t, "load", "-i", archive); !strings.Contains(out, "dockerbox:v1") {
+		t.Fatalf("docker load: %q", out)
+	}
+	build := filepath.Join(dir, "build")
+	os.Mkdir(build, 0o755)
+	os.WriteFile(filepath.Join(build, "thefile"), []byte("built by docker\n"), 0o644)
+	os.WriteFile(filepath.Join(build, "Dockerfile"), []byte("FROM dockerbox:v1\nCOPY thefile /thefile\n"), 0o644)
+	eng.docker(t, "build", "-q", "-t", "built:v1", build)
+
+	// The location has busybox, whose layer is not dockerbox's: one upload.
+	before := layerCount(t, env)
+	stdout, stderr, code := tffsRun(t, env, dockerEnv, "run", "dockerbox:v1", "ls", "/from-docker")
+	if code != 0 || stdout != "/from-docker\n" || !strings.Contains(stderr, "[==============================]") ||
+		!strings.Contains(stderr, "(0 layers already there)") {
+		t.Fatalf("first run: code %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	if n := layerCount(t, env); n != before+1 {
+		t.Fatalf("the location holds %d layers after the first run, want %d", n, before+1)
+	}
+	stdout, stderr, code = tffsRun(t, env, dockerEnv, "run", "dockerbox:v1", "ls", "/from-docker")
+	if code != 0 || stdout != "/from-docker\n" || stderr != "" {
+		t.Fatalf("second run: code %d stdout %q stderr %q (want no upload)", code, stdout, stderr)
+	}
+
+	// "." is built:v1, the latest: only its COPY layer goes up, once.
+	stdout, stderr, code = tffsRun(t, env, dockerEnv, "run", ".", "cat", "/thefile")
+	if code != 0 || stdout != "built by docker\n" || !strings.Contains(stderr, "built:v1 [") ||
+		!strings.Contains(stderr, "(1 layers already there)") {
+		t.Fatalf("run .: code %d stdout %q stderr %q", code, stdout, stderr)
+	}
+	if n := layerCount(t, env); n != before+2 {
+		t.Fatalf("the location holds %d layers after run ., want %d", n, before+2)
+	}
+	stdout, stderr, code = tffsRun(t, env, dockerEnv, "run", ".", "cat", "/thefile", "/from-docker")
+	if code != 0 || stdout != "built by docker\n" || stderr != "" {
+		t.Fatalf("run . again: code %d stdout %q stderr %q (want no upload)", code, stdout, stderr)
+	}
+	if n := layerCount(t, env); n != before+2 {
+		t.Fatalf("the location holds %d layers after the second run ., want %d", n, before+2)
+	}
+	stdout, _, code = tffsRun(t, env, dockerEnv, "image", "ls")
+	if code != 0 || !strings.Contains(stdout, "built:v1\t") || !strings.Contains(stdout, "dockerbox:v1\t") {
+		t.Fatalf("image ls: code %d stdout %q", code, stdout)
 	}
 }

@@ -11,6 +11,7 @@ PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd
             iproute2 nftables btrfs-progs python3 tmux psmisc procps
 PKGS     += openssh-client
 PKGS     += docker.io
+PKGS     += rsync
 export CGO_ENABLED := 1
 
 .PHONY: deps build test unit bench soak demo clean busybox-image fresh

@@ -18,6 +18,7 @@ import (
 
 	"github.com/creack/pty"
 	"github.com/tffs/tffs/internal/testenv"
+	"github.com/tffs/tffs/sdk"
 )
 
 // sshRig is `tffs run -z --ssh 0` and an OpenSSH client key it admits.
@@ -52,6 +53,13 @@ func (r *sshRig) ssh(t *testing.T, stdin string, cmd ...string) (string, int) {
 
 func startSSHRig(t *testing.T) *sshRig {
 	t.Helper()
+	return startSSHRigOn(t, nil, "busybox")
+}
+
+// startSSHRigOn is startSSHRig on the image name, uploaded first from img
+// when img is not nil.
+func startSSHRigOn(t *testing.T, img *sdk.Image, name string) *sshRig {
+	t.Helper()
 	for _, tool := range []string{"ssh", "sftp", "scp", "ssh-keygen"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			if os.Getenv("CI") == "true" {
@@ -61,6 +69,11 @@ func startSSHRig(t *testing.T) *sshRig {
 		}
 	}
 	env := testenv.Start(t)
+	if img != nil {
+		if err := env.Connect(t).EnsureImage(testenv.Ctx(t, 2*time.Minute), img, name, nil); err != nil {
+			t.Fatalf("upload %s: %v", name, err)
+		}
+	}
 	r := &sshRig{dir: t.TempDir()}
 	r.key, r.other = filepath.Join(r.dir, "id"), filepath.Join(r.dir, "other")
 	for _, k := range []string{r.key, r.other} {
@@ -71,7 +84,7 @@ func startSSHRig(t *testing.T) *sshRig {
 	pub, _ := os.ReadFile(r.key + ".pub")
 	auth := filepath.Join(r.dir, "authorized_keys")
 	os.WriteFile(auth, append([]byte("# the test's key\n"), pub...), 0o600)
-	p := startTffs(t, env.ClientDir, "run", "-z", "--ssh", "0", "--ssh-keys", auth, "busybox")
+	p := startTffs(t, env.ClientDir, "run", "-z", "--ssh", "0", "--ssh-keys", auth, name)
 	p.waitOutput(t, 60*time.Second, "ssh into ")
 	m := regexp.MustCompile(`on 127\.0\.0\.1:(\d+) `).FindStringSubmatch(p.output())
 	if m == nil {

@@ -30,7 +30,10 @@ func needTools(t *testing.T, pkg string, tools ...string) {
 }
 
 // dockerEngine is a private dockerd for one test: its data root, exec root
-// and socket under one short /tmp directory, no bridge and no iptables.
+// and socket under one short /tmp directory, no bridge and no iptables. It
+// starts its own containerd under the exec root, unless a system containerd
+// listens on /run/containerd/containerd.sock (dockerd then uses that one, in
+// its "moby" namespace; the tests run no Docker containers).
 type dockerEngine struct {
 	dir, socket string
 }

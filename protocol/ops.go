@@ -320,6 +320,17 @@ type FileInfo struct {
 	// with no symlink in it when it was resolved (a missing tail is kept
 	// as text). "" when the chain loops or is too long to follow.
 	Resolved string `cbor:"6,keyasint,omitempty"`
+	// The rest of stat(2), as the container sees it (ids inside its user
+	// namespace); zero from a sender that does not fill them.
+	Nlink  uint32    `cbor:"7,keyasint,omitempty"`
+	Blocks int64     `cbor:"8,keyasint,omitempty"` // 512-byte blocks
+	UID    uint32    `cbor:"9,keyasint,omitempty"`
+	GID    uint32    `cbor:"10,keyasint,omitempty"`
+	Atime  time.Time `cbor:"11,keyasint,omitempty"`
+	Ctime  time.Time `cbor:"12,keyasint,omitempty"`
+	Ino    uint64    `cbor:"13,keyasint,omitempty"`
+	Rdev   uint64    `cbor:"14,keyasint,omitempty"`
+	Full   bool      `cbor:"15,keyasint,omitempty"` // the fields above are filled
 }
 
 // FileList lists a directory.

@@ -30,14 +30,48 @@ type filesDir struct {
 	pathOf
 }
 
-func (d *filesDir) child(name string) string { return path.Join(d.path(), name) }
+
+// nodeKind is the kind of a node under files/; a path's node is replaced
+// when its kind changes.
+type nodeKind int
+
+const (
+	kindPreDir      nodeKind = iota + 1 // filesDir
+	kindPreFile                         // preFile
+	kindPreLink                         // preLink
+	kindLiveDir                         // liveDir
+	kindLiveFile                        // liveFile
+	kindLiveLink                        // liveLink
+	kindLiveSpecial                     // liveSpecial
+)
+
+// kindOf is the kind of a node under files/ (0 for none).
+func kindOf(n fusefs.Node) nodeKind {
+	switch n.(type) {
+	case *filesDir:
+		return kindPreDir
+	case *preFile:
+		return kindPreFile
+	case *preLink:
+		return kindPreLink
+	case *liveDir:
+		return kindLiveDir
+	case *liveFile:
+		return kindLiveFile
+	case *liveLink:
+		return kindLiveLink
+	case *liveSpecial:
+		return kindLiveSpecial
+	}
+	return 0
+}
 
 // node returns the one node for a path under this view, replacing it when
 // its kind changed.
-func (v *ctrDir) node(p string, kind string, mk func() fusefs.Node) fusefs.Node {
+func (v *ctrDir) node(p string, kind nodeKind, mk func() fusefs.Node) fusefs.Node {
 	v.mu.Lock()
 	defer v.mu.Unlock()
-	if n := v.files[p]; n != nil && nodeKind(n) == kind {
+	if n := v.files[p]; n != nil && kindOf(n) == kind {
 		return n
 	}
 	n := mk()
@@ -45,140 +79,82 @@ func (v *ctrDir) node(p string, kind string, mk func() fusefs.Node) fusefs.Node 
 	return n
 }
 
-// writing returns the file at p if a handle of this view writes it (it
-// may not be in the container yet: it is put on flush).
-func (v *ctrDir) writing(p string) fusefs.Node {
-	v.mu.Lock()
-	n, _ := v.files[p].(*liveFile)
-	v.mu.Unlock()
-	if n == nil || len(n.openWriters()) == 0 {
+// live is the started container's directory at d's path (nil before
+// start): the kernel may hold a pre-boot directory's node after start.
+func (d *filesDir) live() *liveDir {
+	if d.v.c.started() == nil {
 		return nil
 	}
-	return n
+	p := d.path()
+	return d.v.node(p, kindLiveDir, func() fusefs.Node { return withPath(&liveDir{v: d.v}, p) }).(*liveDir)
 }
 
-// writingIn lists the files of directory dir that handles of this view
-// write.
-func (v *ctrDir) writingIn(dir string) []string {
-	v.mu.Lock()
-	var files []*liveFile
-	for p, n := range v.files {
-		if f, ok := n.(*liveFile); ok && path.Dir(p) == dir {
-			files = append(files, f)
-		}
-	}
-	v.mu.Unlock()
-	var out []string
-	for _, f := range files {
-		if len(f.openWriters()) > 0 {
-			out = append(out, f.path())
-		}
-	}
-	return out
-}
-
-func nodeKind(n fusefs.Node) string {
-	switch n.(type) {
-	case *filesDir:
-		return "dir"
-	case *preFile:
-		return "pre"
-	case *liveFile:
-		return "file"
-	case *liveLink:
-		return "link"
-	case *preLink:
-		return "prelink"
-	}
-	return ""
-}
-
-func (d *filesDir) nodeFor(p string, isDir bool, mode os.FileMode, live bool) fusefs.Node {
+func (d *filesDir) nodeFor(p string, isDir bool, mode os.FileMode) fusefs.Node {
 	c := d.v.c
 	switch {
 	case isDir:
-		return d.v.node(p, "dir", func() fusefs.Node { return withPath(&filesDir{v: d.v}, p) })
-	case !live && mode&os.ModeSymlink != 0:
-		return d.v.node(p, "prelink", func() fusefs.Node { return withPath(&preLink{c: c}, p) })
-	case !live:
-		return d.v.node(p, "pre", func() fusefs.Node { return withPath(&preFile{c: c, v: d.v}, p) })
+		return d.v.node(p, kindPreDir, func() fusefs.Node { return withPath(&filesDir{v: d.v}, p) })
 	case mode&os.ModeSymlink != 0:
-		return d.v.node(p, "link", func() fusefs.Node { return withPath(&liveLink{v: d.v}, p) })
+		return d.v.node(p, kindPreLink, func() fusefs.Node { return withPath(&preLink{c: c}, p) })
 	}
-	return d.v.node(p, "file", func() fusefs.Node { return withPath(&liveFile{v: d.v}, p) })
+	return d.v.node(p, kindPreFile, func() fusefs.Node { return withPath(&preFile{c: c, v: d.v}, p) })
 }
 
 func (d *filesDir) Attr(ctx context.Context, a *fuse.Attr) error {
+	if l := d.live(); l != nil {
+		return l.Attr(ctx, a)
+	}
 	dirAttr(a, 0o755)
-	if sc := d.v.c.started(); sc != nil && d.path() != "/" {
-		cctx, cancel := callCtx(ctx)
-		defer cancel()
-		fi, err := sc.Stat(cctx, d.path())
-		if err != nil {
-			return errno(err)
-		}
+	if e := d.v.c.preEntry(d.path()); e != nil {
+		a.Mode = os.ModeDir | os.FileMode(e.mode).Perm()
+		a.Mtime = e.mtime
+	} else if fi, ok := d.v.c.imageEntry(ctx, d.path()); ok {
 		a.Mode = os.ModeDir | os.FileMode(fi.Mode).Perm()
 		a.Mtime = fi.ModTime
-		return nil
-	}
-	if d.v.c.preEntry(d.path()) == nil {
-		if fi, ok := d.v.c.imageEntry(ctx, d.path()); ok {
-			a.Mode = os.ModeDir | os.FileMode(fi.Mode).Perm()
-			a.Mtime = fi.ModTime
-		}
 	}
 	return nil
 }
 
+// Setattr before start changes a pre-boot directory's mode (and takes
+// "now" for its time); an owner or a given time is ENOTSUP until start.
+func (d *filesDir) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
+	if l := d.live(); l != nil {
+		return l.Setattr(ctx, req, resp)
+	}
+	c := d.v.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e := c.pre[d.path()]
+	if e == nil {
+		return c.failLocked(failf(syscall.ENOTSUP, "%s: only pre-boot directories made here can change before start", d.path()))
+	}
+	return preSetattr(c, e, req)
+}
+
 func (d *filesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		resp.EntryValid = attrTTL
+		return l.Lookup(ctx, req.Name)
+	}
 	resp.EntryValid = 0
 	c := d.v.c
-	p := d.child(req.Name)
-	if sc := c.started(); sc != nil {
-		cctx, cancel := callCtx(ctx)
-		defer cancel()
-		fi, err := sc.Stat(cctx, p)
-		if err != nil {
-			if n := d.v.writing(p); n != nil && isNotFound(err) {
-				return n, nil // made here, not yet put
-			}
-			return nil, errno(err)
-		}
-		m := os.FileMode(fi.Mode)
-		return d.nodeFor(p, m.IsDir(), m, true), nil
-	}
+	p := path.Join(d.path(), req.Name)
 	if e := c.preEntry(p); e != nil {
-		return d.nodeFor(p, e.dir, 0, false), nil
+		return d.nodeFor(p, e.dir, 0), nil
 	}
 	if fi, ok := c.imageEntry(ctx, p); ok {
 		m := os.FileMode(fi.Mode)
-		return d.nodeFor(p, m.IsDir(), m, false), nil
+		return d.nodeFor(p, m.IsDir(), m), nil
 	}
 	return nil, fuse.Errno(syscall.ENOENT)
 }
 
 func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
+	if l := d.live(); l != nil {
+		return l.ReadDirAll(ctx)
+	}
 	c := d.v.c
 	var out []fuse.Dirent
-	if sc := c.started(); sc != nil {
-		cctx, cancel := callCtx(ctx)
-		defer cancel()
-		list, err := sc.List(cctx, d.path())
-		if err != nil {
-			return nil, errno(err)
-		}
-		seen := map[string]bool{}
-		for _, fi := range list {
-			out = append(out, fuse.Dirent{Name: path.Base(fi.Name), Type: direntType(os.FileMode(fi.Mode))})
-			seen[path.Base(fi.Name)] = true
-		}
-		for _, p := range d.v.writingIn(d.path()) {
-			if !seen[path.Base(p)] {
-				out = append(out, fuse.Dirent{Name: path.Base(p), Type: fuse.DT_File})
-			}
-		}
-		return out, nil
-	}
 	seen := map[string]bool{}
 	c.mu.Lock()
 	for p, e := range c.pre {
@@ -202,19 +178,11 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 }
 
 func (d *filesDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Node, error) {
-	c := d.v.c
-	p := d.child(req.Name)
-	if sc := c.started(); sc != nil {
-		cctx, cancel := callCtx(ctx)
-		defer cancel()
-		if _, err := sc.Stat(cctx, p); err == nil {
-			return nil, fuse.Errno(syscall.EEXIST)
-		}
-		if err := sc.Mkdir(cctx, p, req.Mode.Perm()); err != nil {
-			return nil, c.fail(err)
-		}
-		return d.nodeFor(p, true, 0, true), nil
+	if l := d.live(); l != nil {
+		return l.Mkdir(ctx, req)
 	}
+	c := d.v.c
+	p := path.Join(d.path(), req.Name)
 	if _, ok := c.imageEntry(ctx, p); ok {
 		return nil, fuse.Errno(syscall.EEXIST)
 	}
@@ -227,26 +195,19 @@ func (d *filesDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.No
 		return nil, fuse.Errno(syscall.EEXIST)
 	}
 	c.pre[p] = &preEntry{dir: true, mode: uint32(req.Mode.Perm()), mtime: time.Now()}
-	return d.nodeFor(p, true, 0, false), nil
+	return d.nodeFor(p, true, 0), nil
 }
 
 func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fuse.CreateResponse) (fusefs.Node, fusefs.Handle, error) {
+	if l := d.live(); l != nil {
+		return l.Create(ctx, req, resp)
+	}
 	c := d.v.c
-	p := d.child(req.Name)
+	p := path.Join(d.path(), req.Name)
 	resp.Flags |= fuse.OpenDirectIO
 	// The name is looked up again each time (as Lookup answers), so a
 	// pre-boot file made here is not taken for one after start.
 	resp.EntryValid = 0
-	if sc := c.started(); sc != nil {
-		n := d.nodeFor(p, false, 0, true).(*liveFile)
-		h, err := n.open(true, false)
-		if err != nil {
-			return nil, nil, err
-		}
-		h.dirty = true // creating an empty file is a change too
-		h.mode = req.Mode.Perm()
-		return n, h, nil
-	}
 	c.mu.Lock()
 	if c.state != "new" {
 		c.mu.Unlock()
@@ -256,25 +217,23 @@ func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fu
 	if e == nil {
 		e = &preEntry{mode: uint32(req.Mode.Perm()), mtime: time.Now()}
 		c.pre[p] = e
+	} else if req.Flags&fuse.OpenExclusive != 0 {
+		c.mu.Unlock()
+		return nil, nil, fuse.Errno(syscall.EEXIST)
 	} else if req.Flags&fuse.OpenTruncate != 0 {
 		e.data = nil
 	}
 	c.mu.Unlock()
-	n := d.nodeFor(p, false, 0, false)
+	n := d.nodeFor(p, false, 0)
 	return n, n, nil
 }
 
 func (d *filesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
-	c := d.v.c
-	p := d.child(req.Name)
-	if sc := c.started(); sc != nil {
-		cctx, cancel := callCtx(ctx)
-		defer cancel()
-		if err := sc.Remove(cctx, p, false); err != nil {
-			return c.fail(err)
-		}
-		return nil
+	if l := d.live(); l != nil {
+		return l.Remove(ctx, req)
 	}
+	c := d.v.c
+	p := path.Join(d.path(), req.Name)
 	if c.preEntry(p) == nil {
 		if _, ok := c.imageEntry(ctx, p); ok {
 			return c.fail(failf(syscall.EBUSY, "%s belongs to the image: it can be removed after start", p))
@@ -295,21 +254,15 @@ func (d *filesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 }
 
 func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir fusefs.Node) error {
+	if l := d.live(); l != nil {
+		return l.Rename(ctx, req, newDir)
+	}
 	nd, ok := newDir.(*filesDir)
 	if !ok || nd.v.c != d.v.c {
 		return fuse.Errno(syscall.EXDEV)
 	}
 	c := d.v.c
-	from, to := d.child(req.OldName), nd.child(req.NewName)
-	if sc := c.started(); sc != nil {
-		cctx, cancel := callCtx(ctx)
-		defer cancel()
-		if err := sc.Rename(cctx, from, to); err != nil {
-			return c.fail(err)
-		}
-		c.movePaths(from, to)
-		return nil
-	}
+	from, to := path.Join(d.path(), req.OldName), path.Join(nd.path(), req.NewName)
 	if c.preEntry(from) == nil {
 		if _, ok := c.imageEntry(ctx, from); ok {
 			return c.fail(failf(syscall.EBUSY, "%s belongs to the image: it can be moved after start", from))
@@ -361,7 +314,7 @@ func (f *preFile) live() *liveFile {
 		return nil
 	}
 	p := f.path()
-	return f.v.node(p, "file", func() fusefs.Node { return withPath(&liveFile{v: f.v}, p) }).(*liveFile)
+	return f.v.node(p, kindLiveFile, func() fusefs.Node { return withPath(&liveFile{v: f.v}, p) }).(*liveFile)
 }
 
 func (f *preFile) entry() *preEntry {
@@ -435,20 +388,7 @@ func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 	if e == nil {
 		return fuse.Errno(syscall.ENOENT)
 	}
-	if f.c.state != "new" {
-		return fuse.Errno(syscall.EBUSY)
-	}
-	if req.Valid.Size() {
-		if req.Size <= uint64(len(e.data)) {
-			e.data = e.data[:req.Size]
-		} else {
-			e.data = append(e.data, make([]byte, int(req.Size)-len(e.data))...)
-		}
-	}
-	if req.Valid.Mode() {
-		e.mode = uint32(req.Mode.Perm())
-	}
-	return nil
+	return preSetattr(f.c, e, req)
 }
 
 func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
@@ -471,6 +411,9 @@ func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.
 		return fuse.Errno(syscall.EBUSY)
 	}
 	end := int(req.Offset) + len(req.Data)
+	if end > maxPreBoot {
+		return f.c.failLocked(failf(syscall.EFBIG, "a pre-boot file may hold %d bytes; bigger files can be written after start", maxPreBoot))
+	}
 	if end > len(e.data) {
 		e.data = append(e.data, make([]byte, end-len(e.data))...)
 	}
@@ -478,32 +421,6 @@ func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.
 	e.mtime = time.Now()
 	resp.Size = len(req.Data)
 	return nil
-}
-
-// liveLink is a symbolic link in a started container; readlink shows a
-// path to where it leads that cannot leave files/ (see linktarget.go).
-type liveLink struct {
-	v *ctrDir
-	pathOf
-}
-
-func (l *liveLink) Attr(ctx context.Context, a *fuse.Attr) error {
-	t, err := l.Readlink(ctx, nil)
-	return linkAttr(a, t, err)
-}
-
-func (l *liveLink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (string, error) {
-	sc := l.v.c.started()
-	if sc == nil {
-		return "", fuse.Errno(syscall.ENOENT)
-	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	fi, err := sc.Stat(cctx, l.path())
-	if err != nil {
-		return "", errno(err)
-	}
-	return shownTarget(l.path(), fi.Resolved), nil
 }
 
 // pathOf is a node's path in the container. The kernel keeps a node across

@@ -3,6 +3,7 @@ package fs
 import (
 	"context"
 	"fmt"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ type ctr struct {
 	nextProc int
 	views    map[string]*ctrDir
 	imgView  imageView // the image's tree before start
+	stats    statCache // file information of the started container (liveattr.go)
 }
 
 func newCtr(f *FS, name, parent string) *ctr {
@@ -332,6 +334,8 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	for _, p := range paths {
 		if e := c.pre[p]; !e.dir {
 			opts = append(opts, sdk.PreBootFileMode(p, append([]byte(nil), e.data...), e.mode))
+		} else {
+			opts = append(opts, sdk.PreBootFileMode(p, nil, uint32(os.ModeDir)|e.mode)) // kept even when empty
 		}
 	}
 	c.state = "starting"

@@ -46,6 +46,7 @@ func (n *Node) fileOp2(ctx context.Context, c *ctr, m *protocol.Msg) (any, error
 			return nil, fmt.Errorf("read of %d bytes: at most %d: %w", req.Size, protocol.MaxIOSize, protocol.ErrInvalid)
 		}
 		data, err := c.rc.ReadAt(ctx, req.Path, req.Offset, req.Size)
+		n.fetchSent.Add(int64(len(data)))
 		return protocol.ReadReply{Data: data}, err
 	case protocol.OpFileWrite:
 		var req protocol.WriteRequest

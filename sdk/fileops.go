@@ -67,3 +67,25 @@ func (c *Container) StatFS(ctx context.Context, path string) (Statfs, error) {
 	err := c.loc.call(ctx, protocol.OpFileStatfs, protocol.PathRequest{Path: path}, &st, c.ID)
 	return st, err
 }
+
+// Setattr fields (SetattrRequest.Valid).
+const (
+	SetMode  = protocol.SetMode
+	SetUID   = protocol.SetUID
+	SetGID   = protocol.SetGID
+	SetSize  = protocol.SetSize
+	SetAtime = protocol.SetAtime
+	SetMtime = protocol.SetMtime
+)
+
+// Kinds of file Make makes (MakeRequest.Kind).
+const (
+	MakeFile    = protocol.MakeFile
+	MakeSymlink = protocol.MakeSymlink
+	MakeLink    = protocol.MakeLink
+	MakeFIFO    = protocol.MakeFIFO
+	MakeSocket  = protocol.MakeSocket
+)
+
+// MaxIOSize bounds the data of one ReadAt or WriteAt.
+const MaxIOSize = protocol.MaxIOSize

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path"
 	"strconv"
 	"time"
 
@@ -155,6 +156,9 @@ func (c *Container) Setattr(ctx context.Context, p string, a SetAttr) (FileInfo,
 			}
 		}
 		fi, err = statAt(parent, name, p)
+		if err == nil && fi.Mode&os.ModeSymlink != 0 {
+			fi.Resolved = linkTarget(root, p)
+		}
 		return err
 	})
 	return c.mapIDs(fi), err
@@ -399,4 +403,26 @@ func (c *Container) Statfs(ctx context.Context, p string) (unix.Statfs_t, error)
 		return pathErr("statfs", p, unix.Fstatfs(int(h.Fd()), &fs))
 	})
 	return fs, err
+}
+
+// mkdirAt makes directory p (and its parents) in root, owned by own, with
+// mode's permission, setuid, setgid and sticky bits; an existing
+// directory gets the mode.
+func mkdirAt(root *os.File, p string, mode os.FileMode, own owner) error {
+	h, err := mkdirAllAs(root, path.Clean(p), own)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	bits := uint32(mode.Perm())
+	if mode&os.ModeSetuid != 0 {
+		bits |= unix.S_ISUID
+	}
+	if mode&os.ModeSetgid != 0 {
+		bits |= unix.S_ISGID
+	}
+	if mode&os.ModeSticky != 0 {
+		bits |= unix.S_ISVTX
+	}
+	return pathErr("chmod", p, unix.Chmod(procFd(int(h.Fd())), bits))
 }

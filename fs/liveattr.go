@@ -1,0 +1,204 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"bazil.org/fuse"
+
+	"github.com/tffs/tffs/sdk"
+)
+
+// Consistency of a started container's files/ (see README, "The
+// filesystem"): the kernel keeps names and attributes for attrTTL, and this
+// mount keeps what a listing or stat returned for statTTL, so a change made
+// inside the container shows within attrTTL+statTTL; a file's bytes are
+// read afresh at each open (close-to-open), and every change made through
+// this mount is done on the node before the call returns and drops what
+// this mount kept about the paths it touched.
+const (
+	attrTTL = time.Second
+	statTTL = time.Second
+)
+
+// statCache keeps the file information of a started container's paths
+// for statTTL, so `ls -l` costs one listing and no call per entry.
+type statCache struct {
+	mu sync.Mutex
+	m  map[string]cachedInfo
+}
+
+type cachedInfo struct {
+	fi sdk.FileInfo
+	at time.Time
+}
+
+// maxCached bounds the cache; past it, expired entries are dropped.
+const maxCached = 1 << 14
+
+func (s *statCache) get(p string) (sdk.FileInfo, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[p]
+	if !ok || time.Since(e.at) > statTTL {
+		return sdk.FileInfo{}, false
+	}
+	return e.fi, true
+}
+
+func (s *statCache) put(p string, fi sdk.FileInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]cachedInfo{}
+	}
+	if len(s.m) >= maxCached {
+		for k, e := range s.m {
+			if time.Since(e.at) > statTTL {
+				delete(s.m, k)
+			}
+		}
+		if len(s.m) >= maxCached {
+			s.m = map[string]cachedInfo{}
+		}
+	}
+	s.m[p] = cachedInfo{fi: fi, at: time.Now()}
+}
+
+// drop forgets the paths given, and their parent directories (whose
+// times and link counts a change of an entry changes).
+func (s *statCache) drop(ps ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		delete(s.m, p)
+		delete(s.m, path.Dir(p))
+	}
+}
+
+// dropTree forgets p, everything below it and its parent.
+func (s *statCache) dropTree(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, path.Dir(p))
+	for k := range s.m {
+		if k == p || strings.HasPrefix(k, p+"/") {
+			delete(s.m, k)
+		}
+	}
+}
+
+// info describes path p of the started container sc, from the cache when
+// fresh.
+func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileInfo, error) {
+	if fi, ok := c.stats.get(p); ok {
+		return fi, nil
+	}
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	fi, err := sc.Stat(cctx, p)
+	if err != nil {
+		return fi, errno(err)
+	}
+	c.stats.put(p, fi)
+	return fi, nil
+}
+
+// infoAttr fills a from a container file's information.
+func infoAttr(a *fuse.Attr, fi sdk.FileInfo) {
+	a.Valid = attrTTL
+	a.Mode = os.FileMode(fi.Mode)
+	a.Size = uint64(fi.Size)
+	a.Mtime = fi.ModTime
+	a.BlockSize = 4096
+	if fi.Full {
+		a.Inode, a.Nlink, a.Blocks = fi.Ino, fi.Nlink, uint64(fi.Blocks)
+		a.Uid, a.Gid, a.Rdev = fi.UID, fi.GID, uint32(fi.Rdev)
+		a.Atime, a.Ctime = fi.Atime, fi.Ctime
+	} else {
+		a.Nlink, a.Uid, a.Gid = 1, uid, gid
+		a.Atime, a.Ctime = fi.ModTime, fi.ModTime
+		a.Blocks = (a.Size + 511) / 512
+	}
+}
+
+// unixPerm is the low 12 bits of st_mode for m (permissions with setuid,
+// setgid and sticky).
+func unixPerm(m os.FileMode) uint32 {
+	out := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		out |= syscall.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		out |= syscall.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		out |= syscall.S_ISVTX
+	}
+	return out
+}
+
+// setattrKnown are the setattr fields the mount carries out (the handle,
+// lock owner and ctime come along with the others and need nothing).
+const setattrKnown = fuse.SetattrMode | fuse.SetattrUid | fuse.SetattrGid | fuse.SetattrSize |
+	fuse.SetattrAtime | fuse.SetattrMtime | fuse.SetattrAtimeNow | fuse.SetattrMtimeNow |
+	fuse.SetattrHandle | fuse.SetattrLockOwner | fuse.SetattrCTime
+
+// setattr carries out a setattr on the container's file at p itself and
+// answers with its attributes after the change. A field the mount cannot
+// set is ENOTSUP, never ignored.
+func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) (sdk.FileInfo, error) {
+	sc := c.started()
+	if sc == nil {
+		return sdk.FileInfo{}, fuse.Errno(syscall.ENOENT)
+	}
+	v := req.Valid
+	if v&^setattrKnown != 0 {
+		return sdk.FileInfo{}, c.fail(failf(syscall.ENOTSUP, "setattr %s: fields %v are not supported", p, v&^setattrKnown))
+	}
+	sr := sdk.SetattrRequest{Path: p}
+	if v.Mode() {
+		sr.Valid |= sdk.SetMode
+		sr.Mode = unixPerm(req.Mode)
+	}
+	if v.Uid() {
+		sr.Valid |= sdk.SetUID
+		sr.UID = req.Uid
+	}
+	if v.Gid() {
+		sr.Valid |= sdk.SetGID
+		sr.GID = req.Gid
+	}
+	if v.Size() {
+		sr.Valid |= sdk.SetSize
+		sr.Size = int64(req.Size)
+	}
+	if v.Atime() || v.AtimeNow() {
+		sr.Valid |= sdk.SetAtime
+		sr.Atime, sr.AtimeNow = req.Atime, v.AtimeNow()
+	}
+	if v.Mtime() || v.MtimeNow() {
+		sr.Valid |= sdk.SetMtime
+		sr.Mtime, sr.MtimeNow = req.Mtime, v.MtimeNow()
+	}
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	c.stats.drop(p)
+	fi, err := sc.Setattr(cctx, sr)
+	if err != nil {
+		return fi, c.fail(err)
+	}
+	c.stats.put(p, fi)
+	infoAttr(&resp.Attr, fi)
+	return fi, nil
+}
+
+// direntOf is the directory entry of a container file.
+func direntOf(fi sdk.FileInfo) fuse.Dirent {
+	return fuse.Dirent{Name: path.Base(fi.Name), Type: direntType(os.FileMode(fi.Mode)), Inode: fi.Ino}
+}

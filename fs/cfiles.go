@@ -30,7 +30,6 @@ type filesDir struct {
 	pathOf
 }
 
-
 // nodeKind is the kind of a node under files/; a path's node is replaced
 // when its kind changes.
 type nodeKind int

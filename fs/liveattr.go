@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"bazil.org/fuse"
+	fusefs "bazil.org/fuse/fs"
 
 	"github.com/tffs/tffs/sdk"
 )
@@ -119,7 +120,7 @@ func infoAttr(a *fuse.Attr, fi sdk.FileInfo) {
 	if fi.Full {
 		a.Inode, a.Nlink, a.Blocks = fi.Ino, fi.Nlink, uint64(fi.Blocks)
 		a.Uid, a.Gid, a.Rdev = fi.UID, fi.GID, uint32(fi.Rdev)
-		a.Atime, a.Ctime = fi.Atime, fi.Ctime
+		a.Atime, a.Ctime, a.Mtime = time.Unix(0, fi.Atime), time.Unix(0, fi.Ctime), time.Unix(0, fi.Mtime)
 	} else {
 		a.Nlink, a.Uid, a.Gid = 1, uid, gid
 		a.Atime, a.Ctime = fi.ModTime, fi.ModTime
@@ -180,11 +181,11 @@ func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, r
 	}
 	if v.Atime() || v.AtimeNow() {
 		sr.Valid |= sdk.SetAtime
-		sr.Atime, sr.AtimeNow = req.Atime, v.AtimeNow()
+		sr.Atime, sr.AtimeNow = req.Atime.UnixNano(), v.AtimeNow()
 	}
 	if v.Mtime() || v.MtimeNow() {
 		sr.Valid |= sdk.SetMtime
-		sr.Mtime, sr.MtimeNow = req.Mtime, v.MtimeNow()
+		sr.Mtime, sr.MtimeNow = req.Mtime.UnixNano(), v.MtimeNow()
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
@@ -201,4 +202,14 @@ func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, r
 // direntOf is the directory entry of a container file.
 func direntOf(fi sdk.FileInfo) fuse.Dirent {
 	return fuse.Dirent{Name: path.Base(fi.Name), Type: direntType(os.FileMode(fi.Mode)), Inode: fi.Ino}
+}
+
+// invalidateAttr drops the kernel's attributes of n (another name of a
+// file this mount just changed, e.g. the first name of a new hard link)
+// before the change is answered. (The kernel takes no lock for it that the
+// request being served holds.)
+func (f *FS) invalidateAttr(n fusefs.Node) {
+	if srv := f.srv.Load(); srv != nil {
+		_ = srv.InvalidateNodeAttr(n) // ErrNotCached: nothing to drop
+	}
 }

@@ -241,7 +241,11 @@ func (d *liveDir) Link(ctx context.Context, req *fuse.LinkRequest, old fusefs.No
 		return nil, fuse.Errno(syscall.EXDEV)
 	}
 	d.v.c.stats.drop(target)
-	return d.make(ctx, sdk.MakeRequest{Path: d.child(req.NewName), Kind: sdk.MakeLink, Target: target})
+	n, err := d.make(ctx, sdk.MakeRequest{Path: d.child(req.NewName), Kind: sdk.MakeLink, Target: target})
+	if err == nil {
+		d.v.c.f.invalidateAttr(old) // its link count changed
+	}
+	return n, err
 }
 
 // Mknod makes a FIFO, socket or empty regular file as the container's

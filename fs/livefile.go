@@ -91,7 +91,10 @@ func (f *liveFile) Fsync(ctx context.Context, req *fuse.FsyncRequest) error {
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	return f.v.c.fail(sc.Sync(cctx, f.path()))
+	if err := sc.Sync(cctx, f.path()); err != nil {
+		return f.v.c.fail(err)
+	}
+	return nil
 }
 
 // hide renames a file removed while this mount holds it open to a hidden

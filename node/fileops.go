@@ -3,6 +3,7 @@ package node
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/protocol"
@@ -22,7 +23,7 @@ func (n *Node) fileOp2(ctx context.Context, c *ctr, m *protocol.Msg) (any, error
 			SetMode: v&protocol.SetMode != 0, SetUID: v&protocol.SetUID != 0, SetGID: v&protocol.SetGID != 0,
 			SetSize: v&protocol.SetSize != 0, SetAtime: v&protocol.SetAtime != 0, SetMtime: v&protocol.SetMtime != 0,
 			Mode: req.Mode, UID: req.UID, GID: req.GID, Size: req.Size,
-			Atime: req.Atime, Mtime: req.Mtime, AtimeNow: req.AtimeNow, MtimeNow: req.MtimeNow,
+			Atime: time.Unix(0, req.Atime), Mtime: time.Unix(0, req.Mtime), AtimeNow: req.AtimeNow, MtimeNow: req.MtimeNow,
 		})
 		return wireInfo(fi), err
 	case protocol.OpFileMake:
@@ -90,6 +91,7 @@ func decodePath(m *protocol.Msg, req any, p *string) error {
 func wireExtra(out *protocol.FileInfo, fi runtime.FileInfo) {
 	e := fi.Extra
 	out.Nlink, out.Blocks, out.UID, out.GID = e.Nlink, e.Blocks, e.UID, e.GID
-	out.Atime, out.Ctime, out.Ino, out.Rdev = e.Atime, e.Ctime, e.Ino, e.Rdev
+	out.Atime, out.Ctime, out.Ino, out.Rdev = e.Atime.UnixNano(), e.Ctime.UnixNano(), e.Ino, e.Rdev
+	out.Mtime = fi.ModTime.UnixNano()
 	out.Full = e.Nlink != 0
 }

@@ -1,7 +1,5 @@
 package protocol
 
-import "time"
-
 // File operations a mount needs to behave as a local filesystem: setattr,
 // making links and special files, ranged reads and writes, fsync and
 // statfs. Each names a path in a container, resolved by the node inside
@@ -36,8 +34,8 @@ type SetattrRequest struct {
 	UID      uint32    `cbor:"4,keyasint,omitempty"`
 	GID      uint32    `cbor:"5,keyasint,omitempty"`
 	Size     int64     `cbor:"6,keyasint,omitempty"`
-	Atime    time.Time `cbor:"7,keyasint,omitempty"`
-	Mtime    time.Time `cbor:"8,keyasint,omitempty"`
+	Atime    int64     `cbor:"7,keyasint,omitempty"` // nanoseconds since 1970
+	Mtime    int64     `cbor:"8,keyasint,omitempty"` // nanoseconds since 1970
 	AtimeNow bool      `cbor:"9,keyasint,omitempty"`
 	MtimeNow bool      `cbor:"10,keyasint,omitempty"`
 }

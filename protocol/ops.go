@@ -326,11 +326,12 @@ type FileInfo struct {
 	Blocks int64     `cbor:"8,keyasint,omitempty"` // 512-byte blocks
 	UID    uint32    `cbor:"9,keyasint,omitempty"`
 	GID    uint32    `cbor:"10,keyasint,omitempty"`
-	Atime  time.Time `cbor:"11,keyasint,omitempty"`
-	Ctime  time.Time `cbor:"12,keyasint,omitempty"`
+	Atime  int64     `cbor:"11,keyasint,omitempty"` // nanoseconds since 1970
+	Ctime  int64     `cbor:"12,keyasint,omitempty"` // nanoseconds since 1970
 	Ino    uint64    `cbor:"13,keyasint,omitempty"`
 	Rdev   uint64    `cbor:"14,keyasint,omitempty"`
 	Full   bool      `cbor:"15,keyasint,omitempty"` // the fields above are filled
+	Mtime  int64     `cbor:"16,keyasint,omitempty"` // ModTime in nanoseconds since 1970
 }
 
 // FileList lists a directory.

@@ -28,16 +28,16 @@ const (
 // final symlink is not followed (lchown, lutimes; chmod of a symlink is
 // EOPNOTSUPP as on Linux).
 type SetattrRequest struct {
-	Path     string    `cbor:"1,keyasint"`
-	Valid    uint32    `cbor:"2,keyasint"`
-	Mode     uint32    `cbor:"3,keyasint,omitempty"` // low 12 bits of st_mode
-	UID      uint32    `cbor:"4,keyasint,omitempty"`
-	GID      uint32    `cbor:"5,keyasint,omitempty"`
-	Size     int64     `cbor:"6,keyasint,omitempty"`
-	Atime    int64     `cbor:"7,keyasint,omitempty"` // nanoseconds since 1970
-	Mtime    int64     `cbor:"8,keyasint,omitempty"` // nanoseconds since 1970
-	AtimeNow bool      `cbor:"9,keyasint,omitempty"`
-	MtimeNow bool      `cbor:"10,keyasint,omitempty"`
+	Path     string `cbor:"1,keyasint"`
+	Valid    uint32 `cbor:"2,keyasint"`
+	Mode     uint32 `cbor:"3,keyasint,omitempty"` // low 12 bits of st_mode
+	UID      uint32 `cbor:"4,keyasint,omitempty"`
+	GID      uint32 `cbor:"5,keyasint,omitempty"`
+	Size     int64  `cbor:"6,keyasint,omitempty"`
+	Atime    int64  `cbor:"7,keyasint,omitempty"` // nanoseconds since 1970
+	Mtime    int64  `cbor:"8,keyasint,omitempty"` // nanoseconds since 1970
+	AtimeNow bool   `cbor:"9,keyasint,omitempty"`
+	MtimeNow bool   `cbor:"10,keyasint,omitempty"`
 }
 
 // Kinds of MakeRequest.

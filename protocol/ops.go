@@ -322,16 +322,16 @@ type FileInfo struct {
 	Resolved string `cbor:"6,keyasint,omitempty"`
 	// The rest of stat(2), as the container sees it (ids inside its user
 	// namespace); zero from a sender that does not fill them.
-	Nlink  uint32    `cbor:"7,keyasint,omitempty"`
-	Blocks int64     `cbor:"8,keyasint,omitempty"` // 512-byte blocks
-	UID    uint32    `cbor:"9,keyasint,omitempty"`
-	GID    uint32    `cbor:"10,keyasint,omitempty"`
-	Atime  int64     `cbor:"11,keyasint,omitempty"` // nanoseconds since 1970
-	Ctime  int64     `cbor:"12,keyasint,omitempty"` // nanoseconds since 1970
-	Ino    uint64    `cbor:"13,keyasint,omitempty"`
-	Rdev   uint64    `cbor:"14,keyasint,omitempty"`
-	Full   bool      `cbor:"15,keyasint,omitempty"` // the fields above are filled
-	Mtime  int64     `cbor:"16,keyasint,omitempty"` // ModTime in nanoseconds since 1970
+	Nlink  uint32 `cbor:"7,keyasint,omitempty"`
+	Blocks int64  `cbor:"8,keyasint,omitempty"` // 512-byte blocks
+	UID    uint32 `cbor:"9,keyasint,omitempty"`
+	GID    uint32 `cbor:"10,keyasint,omitempty"`
+	Atime  int64  `cbor:"11,keyasint,omitempty"` // nanoseconds since 1970
+	Ctime  int64  `cbor:"12,keyasint,omitempty"` // nanoseconds since 1970
+	Ino    uint64 `cbor:"13,keyasint,omitempty"`
+	Rdev   uint64 `cbor:"14,keyasint,omitempty"`
+	Full   bool   `cbor:"15,keyasint,omitempty"` // the fields above are filled
+	Mtime  int64  `cbor:"16,keyasint,omitempty"` // ModTime in nanoseconds since 1970
 }
 
 // FileList lists a directory.

@@ -6,7 +6,6 @@ import (
 	"path"
 	"sort"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -14,69 +13,39 @@ import (
 	fusefs "bazil.org/fuse/fs"
 )
 
-// preEntry is a pre-boot file or directory, kept in memory until start.
+// preEntry is a pre-boot file or directory until start; a file's bytes
+// are in its spool (a temporary file of this host).
 type preEntry struct {
 	dir   bool
 	mode  uint32
-	data  []byte
+	body  spool
 	mtime time.Time
 }
 
-// filesDir is a directory under a container's files/: before start the
-// pre-boot tree, after start the container's filesystem. Paths are
-// absolute in the container and always cleaned, so nothing leaves it.
+// filesDir is a directory of a container's files/ before start: the
+// image's tree with the pre-boot files laid over it. After start its
+// methods are its liveDir's (the kernel may hold the node across the
+// start). Paths are absolute in the container and always cleaned, so
+// nothing leaves it.
 type filesDir struct {
 	v *ctrDir
 	pathOf
 }
 
-// nodeKind is the kind of a node under files/; a path's node is replaced
-// when its kind changes.
-type nodeKind int
-
-const (
-	kindPreDir      nodeKind = iota + 1 // filesDir
-	kindPreFile                         // preFile
-	kindPreLink                         // preLink
-	kindLiveDir                         // liveDir
-	kindLiveFile                        // liveFile
-	kindLiveLink                        // liveLink
-	kindLiveSpecial                     // liveSpecial
+var (
+	_ fusefs.Node                = (*filesDir)(nil)
+	_ fusefs.NodeSetattrer       = (*filesDir)(nil)
+	_ fusefs.NodeRequestLookuper = (*filesDir)(nil)
+	_ fusefs.HandleReadDirAller  = (*filesDir)(nil)
+	_ fusefs.NodeMkdirer         = (*filesDir)(nil)
+	_ fusefs.NodeCreater         = (*filesDir)(nil)
+	_ fusefs.NodeRemover         = (*filesDir)(nil)
+	_ fusefs.NodeRenamer         = (*filesDir)(nil)
+	_ fusefs.NodeSymlinker       = (*filesDir)(nil)
+	_ fusefs.NodeLinker          = (*filesDir)(nil)
+	_ fusefs.NodeMknoder         = (*filesDir)(nil)
+	_ fusefs.NodeFsyncer         = (*filesDir)(nil)
 )
-
-// kindOf is the kind of a node under files/ (0 for none).
-func kindOf(n fusefs.Node) nodeKind {
-	switch n.(type) {
-	case *filesDir:
-		return kindPreDir
-	case *preFile:
-		return kindPreFile
-	case *preLink:
-		return kindPreLink
-	case *liveDir:
-		return kindLiveDir
-	case *liveFile:
-		return kindLiveFile
-	case *liveLink:
-		return kindLiveLink
-	case *liveSpecial:
-		return kindLiveSpecial
-	}
-	return 0
-}
-
-// node returns the one node for a path under this view, replacing it when
-// its kind changed.
-func (v *ctrDir) node(p string, kind nodeKind, mk func() fusefs.Node) fusefs.Node {
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if n := v.files[p]; n != nil && kindOf(n) == kind {
-		return n
-	}
-	n := mk()
-	v.files[p] = n
-	return n
-}
 
 // live is the started container's directory at d's path (nil before
 // start): the kernel may hold a pre-boot directory's node after start.
@@ -220,7 +189,7 @@ func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fu
 		c.mu.Unlock()
 		return nil, nil, fuse.Errno(syscall.EEXIST)
 	} else if req.Flags&fuse.OpenTruncate != 0 {
-		e.data = nil
+		e.body.truncate(0)
 	}
 	c.mu.Unlock()
 	n := d.nodeFor(p, false, 0)
@@ -248,6 +217,7 @@ func (d *filesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 			return fuse.Errno(syscall.ENOTEMPTY)
 		}
 	}
+	c.pre[p].body.close()
 	delete(c.pre, p)
 	return nil
 }
@@ -298,175 +268,40 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 	return nil
 }
 
-// preFile is a pre-boot file: its bytes live here until start. The kernel
-// may still hold it after start (a name it cached, an open directory):
-// then it stands for the container's file at its path.
-type preFile struct {
-	c *ctr
-	v *ctrDir
-	pathOf
+// errPreBootKind refuses what a pre-boot file cannot be.
+func (d *filesDir) errPreBootKind(what string) error {
+	return d.v.c.fail(failf(syscall.ENOTSUP, "%s: pre-boot files are regular files and directories; make it after start", what))
 }
 
-// live is the container's file at f's path once the container started.
-func (f *preFile) live() *liveFile {
-	if f.c.started() == nil {
-		return nil
+// Symlink makes a symlink in the started container (ENOTSUP before).
+func (d *filesDir) Symlink(ctx context.Context, req *fuse.SymlinkRequest) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Symlink(ctx, req)
 	}
-	p := f.path()
-	return f.v.node(p, kindLiveFile, func() fusefs.Node { return withPath(&liveFile{v: f.v}, p) }).(*liveFile)
+	return nil, d.errPreBootKind("symlink " + req.NewName)
 }
 
-func (f *preFile) entry() *preEntry {
-	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
-	return f.c.pre[f.path()]
+// Link makes a hard link in the started container (ENOTSUP before).
+func (d *filesDir) Link(ctx context.Context, req *fuse.LinkRequest, old fusefs.Node) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Link(ctx, req, old)
+	}
+	return nil, d.errPreBootKind("link " + req.NewName)
 }
 
-func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
-	if l := f.live(); l != nil {
-		return l.Attr(ctx, a)
+// Mknod makes a FIFO or socket in the started container (ENOTSUP before).
+func (d *filesDir) Mknod(ctx context.Context, req *fuse.MknodRequest) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Mknod(ctx, req)
 	}
-	f.c.mu.Lock()
-	e := f.c.pre[f.path()]
-	if e != nil {
-		fileAttr(a, os.FileMode(e.mode), len(e.data))
-		a.Mtime = e.mtime
-	}
-	f.c.mu.Unlock()
-	if e != nil {
-		return nil
-	}
-	fi, ok := f.c.imageEntry(ctx, f.path())
-	if !ok {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	fileAttr(a, os.FileMode(fi.Mode).Perm(), int(fi.Size))
-	a.Mtime = fi.ModTime
-	return nil
+	return nil, d.errPreBootKind("mknod " + req.Name)
 }
 
-// Open serves a pre-boot file; a file of the image is read from the image,
-// or copied up first when opened for writing.
-func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.OpenResponse) (fusefs.Handle, error) {
-	if l := f.live(); l != nil {
-		return l.Open(ctx, req, resp)
+// Fsync fsyncs the started container's directory; before start there is
+// nothing on a disk to sync.
+func (d *filesDir) Fsync(ctx context.Context, req *fuse.FsyncRequest) error {
+	if l := d.live(); l != nil {
+		return l.Fsync(ctx, req)
 	}
-	resp.Flags |= fuse.OpenDirectIO
-	if f.entry() != nil {
-		return f, nil
-	}
-	if req.Flags.IsReadOnly() {
-		fi, ok := f.c.imageEntry(ctx, f.path())
-		if !ok {
-			return nil, fuse.Errno(syscall.ENOENT)
-		}
-		data, err := f.c.readImageFile(ctx, f.path(), fi)
-		if err != nil {
-			return nil, err
-		}
-		return &imageHandle{data: data}, nil
-	}
-	if _, err := f.c.copyUp(ctx, f.path(), req.Flags&fuse.OpenTruncate != 0); err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
-	if l := f.live(); l != nil {
-		return l.Setattr(ctx, req, resp)
-	}
-	if f.entry() == nil {
-		if _, err := f.c.copyUp(ctx, f.path(), req.Valid.Size() && req.Size == 0); err != nil {
-			return err
-		}
-	}
-	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
-	e := f.c.pre[f.path()]
-	if e == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	return preSetattr(f.c, e, req)
-}
-
-func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
-	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
-	if e := f.c.pre[f.path()]; e != nil {
-		resp.Data = append([]byte(nil), sliceAt(e.data, req.Offset, req.Size)...)
-	}
-	return nil
-}
-
-func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
-	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
-	e := f.c.pre[f.path()]
-	if e == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	if f.c.state != "new" {
-		return fuse.Errno(syscall.EBUSY)
-	}
-	end := int(req.Offset) + len(req.Data)
-	if end > maxPreBoot {
-		return f.c.failLocked(failf(syscall.EFBIG, "a pre-boot file may hold %d bytes; bigger files can be written after start", maxPreBoot))
-	}
-	if end > len(e.data) {
-		e.data = append(e.data, make([]byte, end-len(e.data))...)
-	}
-	copy(e.data[req.Offset:], req.Data)
-	e.mtime = time.Now()
-	resp.Size = len(req.Data)
-	return nil
-}
-
-// pathOf is a node's path in the container. The kernel keeps a node across
-// a rename, so a rename moves the paths of the node and all below it.
-type pathOf struct{ v atomic.Pointer[string] }
-
-func (p *pathOf) path() string     { return *p.v.Load() }
-func (p *pathOf) setPath(s string) { p.v.Store(&s) }
-func withPath[T interface{ setPath(string) }](n T, p string) T {
-	n.setPath(p)
-	return n
-}
-
-// movePaths re-keys the nodes at from and below to their new paths in
-// every view of the container, after a rename in the container.
-func (c *ctr) movePaths(from, to string) {
-	c.mu.Lock()
-	views := make([]*ctrDir, 0, len(c.views))
-	for _, v := range c.views {
-		views = append(views, v)
-	}
-	c.mu.Unlock()
-	for _, v := range views {
-		v.mu.Lock()
-		moved := map[string]fusefs.Node{}
-		for p, n := range v.files {
-			if p == from || strings.HasPrefix(p, from+"/") {
-				np := to + p[len(from):]
-				if s, ok := n.(interface{ setPath(string) }); ok {
-					s.setPath(np)
-				}
-				moved[np] = n
-				delete(v.files, p)
-			}
-		}
-		for p, n := range moved {
-			v.files[p] = n
-		}
-		v.mu.Unlock()
-	}
-}
-
-// linkAttr describes a symlink whose (rewritten) target is t.
-func linkAttr(a *fuse.Attr, t string, err error) error {
-	if err != nil {
-		return err
-	}
-	fileAttr(a, os.ModeSymlink|0o777, len(t))
 	return nil
 }

@@ -213,3 +213,11 @@ func (f *FS) invalidateAttr(n fusefs.Node) {
 		_ = srv.InvalidateNodeAttr(n) // ErrNotCached: nothing to drop
 	}
 }
+
+// EntryTTL is how long the kernel keeps the name of a started container's
+// file (the bazil.org/fuse copy in third_party asks every node it returns
+// from a lookup or a create).
+func (d *liveDir) EntryTTL() time.Duration     { return attrTTL }
+func (f *liveFile) EntryTTL() time.Duration    { return attrTTL }
+func (l *liveLink) EntryTTL() time.Duration    { return attrTTL }
+func (s *liveSpecial) EntryTTL() time.Duration { return attrTTL }

@@ -8,10 +8,9 @@ import (
 	"bazil.org/fuse"
 )
 
-// maxPreBoot bounds one pre-boot file: pre-boot files travel in the spawn
-// message (at most 1 MiB in all), so a bigger one is refused at once with
-// EFBIG rather than held in memory and failing the start.
-const maxPreBoot = 768 << 10
+// maxPreBoot bounds a pre-boot file's size as ext4 bounds a file's (EFBIG
+// beyond); what is never written stays a hole, here and on the node.
+const maxPreBoot = 16 << 40
 
 // preModeBits are the mode bits a pre-boot entry keeps.
 const preModeBits = os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky
@@ -36,12 +35,10 @@ func preSetattr(c *ctr, e *preEntry, req *fuse.SetattrRequest) error {
 			return fuse.Errno(syscall.EISDIR)
 		}
 		if req.Size > maxPreBoot {
-			return c.failLocked(failf(syscall.EFBIG, "a pre-boot file may hold %d bytes; bigger files can be written after start", maxPreBoot))
+			return c.failLocked(failf(syscall.EFBIG, "a file may hold at most %d bytes", int64(maxPreBoot)))
 		}
-		if req.Size <= uint64(len(e.data)) {
-			e.data = e.data[:req.Size]
-		} else {
-			e.data = append(e.data, make([]byte, int(req.Size)-len(e.data))...)
+		if err := e.body.truncate(int64(req.Size)); err != nil {
+			return c.failLocked(err)
 		}
 		e.mtime = time.Now()
 	}

@@ -65,4 +65,5 @@ func TestFSPosix(t *testing.T) {
 	})
 	t.Run("ContainerSees", func(t *testing.T) { runScript(t, 2*time.Minute, "posix_container.sh", ctr) })
 	t.Run("Tools", func(t *testing.T) { runScript(t, 10*time.Minute, "posix_tools.sh", ctr) })
+	t.Run("PreBoot", func(t *testing.T) { runScript(t, 5*time.Minute, "posix_preboot.sh", mnt) })
 }

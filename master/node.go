@@ -142,7 +142,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 		m.forget(c)
 	case msg.Op == protocol.OpExec && c != nil:
 		c.execReplied(msg)
-	case (msg.Op == protocol.OpReboot || msg.Op == protocol.OpReset) && c != nil && msg.Err == nil:
+	case (msg.Op == protocol.OpReboot || msg.Op == protocol.OpReset || msg.Op == protocol.OpStart) && c != nil && msg.Err == nil:
 		var rep protocol.BootReply
 		msg.DecodeBody(&rep)
 		c.booted(rep.Boot)

@@ -95,3 +95,23 @@ func wireExtra(out *protocol.FileInfo, fi runtime.FileInfo) {
 	out.Mtime = fi.ModTime.UnixNano()
 	out.Full = e.Nlink != 0
 }
+
+// startHeld starts a container spawned with Hold (its first boot).
+func (n *Node) startHeld(ctx context.Context, c *ctr, m *protocol.Msg) (any, error) {
+	var req protocol.RebootRequest
+	if err := m.DecodeBody(&req); err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	started := c.boot != 0
+	c.mu.Unlock()
+	if started {
+		return nil, fmt.Errorf("start %s: started already: %w", c.id, protocol.ErrBusy)
+	}
+	boot, err := n.startBoot(ctx, c, req.Stdout, req.Stderr, c.rc.Start)
+	if err != nil {
+		return nil, err
+	}
+	n.log.Info("container started", "container", c.id)
+	return protocol.BootReply{Boot: boot}, nil
+}

@@ -12,6 +12,10 @@ const (
 	OpFileWrite   = "file.write"   // WriteRequest → WriteReply
 	OpFileSync    = "file.sync"    // PathRequest → {}: fsync of a regular file or directory
 	OpFileStatfs  = "file.statfs"  // PathRequest → Statfs: the filesystem holding the path
+
+	// OpStart starts a container spawned with Hold: RebootRequest (its
+	// output streams) → BootReply. ErrBusy when it was started already.
+	OpStart = "start"
 )
 
 // Setattr fields (SetattrRequest.Valid).

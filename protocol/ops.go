@@ -196,6 +196,9 @@ type SpawnRequest struct {
 	Hostname string   `cbor:"14,keyasint,omitempty"`
 	Tag      string   `cbor:"15,keyasint,omitempty"` // unique among the account's containers; see CheckTag
 	Relax    *Relax   `cbor:"16,keyasint,omitempty"` // nil = the node's full hardening
+	// Hold makes the container without starting it (its boot is 0): files
+	// can be put into it, then OpStart starts it.
+	Hold bool `cbor:"17,keyasint,omitempty"`
 }
 
 // Relax asks a node to loosen its default hardening of one container. A

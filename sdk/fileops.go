@@ -2,6 +2,7 @@ package sdk
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/tffs/tffs/protocol"
 )
@@ -89,3 +90,23 @@ const (
 
 // MaxIOSize bounds the data of one ReadAt or WriteAt.
 const MaxIOSize = protocol.MaxIOSize
+
+// Held makes the container without starting it: files can be put into it
+// (Put, Mkdir, Setattr…), then Start starts it.
+func Held() SpawnOption { return func(c *spawnConfig) { c.req.Hold = true } }
+
+// Start starts a container spawned with Held; its output streams are this
+// first boot's.
+func (c *Container) Start(ctx context.Context) error {
+	c.mu.Lock()
+	held := c.boot
+	c.mu.Unlock()
+	if err := c.reboot(ctx, protocol.OpStart); err != nil {
+		return err
+	}
+	if held != nil && held.num == 0 {
+		// The node never used the held boot's streams.
+		c.dropStreams(held.streams[0], held.streams[1], fmt.Errorf("start %s: the held boot has no output: %w", c.Name, ErrBusy))
+	}
+	return nil
+}

@@ -1706,6 +1706,11 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 }
 
 func (c *Server) saveLookup(ctx context.Context, s *fuse.LookupResponse, snode *serveNode, elem string, n2 Node) error {
+	// tffs: a node may say how long the kernel keeps its name (the
+	// default is a minute, for Mkdir, Symlink, Link and Mknod too).
+	if ev, ok := n2.(interface{ EntryTTL() time.Duration }); ok {
+		s.EntryValid = ev.EntryTTL()
+	}
 	if err := nodeAttr(ctx, n2, &s.Attr); err != nil {
 		return err
 	}

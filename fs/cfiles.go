@@ -305,3 +305,13 @@ func (d *filesDir) Fsync(ctx context.Context, req *fuse.FsyncRequest) error {
 	}
 	return nil
 }
+
+// Statfs gives the started container's filesystem; before start there is
+// none yet, and the answer says so (no blocks, names up to 255 bytes).
+func (d *filesDir) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fuse.StatfsResponse) error {
+	if l := d.live(); l != nil {
+		return l.Statfs(ctx, req, resp)
+	}
+	*resp = fuse.StatfsResponse{Bsize: 4096, Frsize: 4096, Namelen: 255}
+	return nil
+}

@@ -221,3 +221,32 @@ func (d *liveDir) EntryTTL() time.Duration     { return attrTTL }
 func (f *liveFile) EntryTTL() time.Duration    { return attrTTL }
 func (l *liveLink) EntryTTL() time.Duration    { return attrTTL }
 func (s *liveSpecial) EntryTTL() time.Duration { return attrTTL }
+
+// statfs answers statfs(2) on a started container's path with the
+// container's filesystem.
+func (c *ctr) statfs(ctx context.Context, p string, resp *fuse.StatfsResponse) error {
+	sc := c.started()
+	if sc == nil {
+		return fuse.Errno(syscall.ENOENT)
+	}
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	st, err := sc.StatFS(cctx, p)
+	if err != nil {
+		return errno(err)
+	}
+	*resp = fuse.StatfsResponse{Blocks: st.Blocks, Bfree: st.Bfree, Bavail: st.Bavail, Files: st.Files,
+		Ffree: st.Ffree, Bsize: st.Bsize, Namelen: st.Namelen, Frsize: st.Frsize}
+	return nil
+}
+
+// Statfs gives the container's filesystem (the bazil.org/fuse copy in
+// third_party asks the node a statfs is made on).
+func (d *liveDir) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fuse.StatfsResponse) error {
+	return d.v.c.statfs(ctx, d.path(), resp)
+}
+
+// Statfs gives the container's filesystem.
+func (f *liveFile) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fuse.StatfsResponse) error {
+	return f.v.c.statfs(ctx, f.path(), resp)
+}

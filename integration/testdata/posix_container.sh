@@ -34,6 +34,8 @@ expect "FIFO in the container" "$(run stat -c %F /tmp/cs/fifo)" "fifo"
 expect "mode in the container" "$(run "stat -c '%a %u %g' /tmp/cs/f")" "4751 1000 1001"
 expect "mtime in the container" "$(run stat -c %Y /tmp/cs/f)" "$(date -d '2001-02-03 04:05:06' +%s)"
 
+expect "statfs of files/ is the container's filesystem" "$(stat -f -c '%b %S %l' "$D")" "$(run "stat -f -c '%b %S %l' /tmp/cs")"
+
 # changes in the container show through files/ within the bound
 stat "$D/f" "$D/new" >/dev/null 2>&1 || true # cache what can be cached
 echo 'chmod 600 /tmp/cs/f && chown 7:8 /tmp/cs/f && echo more >> /tmp/cs/f && echo x > /tmp/cs/new && touch -d "2002-01-01 00:00:00" /tmp/cs/f' > "$C/files/tmp/cs2.sh"

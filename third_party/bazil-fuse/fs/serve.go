@@ -1061,6 +1061,17 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 
 	case *fuse.StatfsRequest:
 		s := &fuse.StatfsResponse{}
+		// tffs: a node may answer for the filesystem it lies in.
+		if n, ok := node.(interface {
+			Statfs(context.Context, *fuse.StatfsRequest, *fuse.StatfsResponse) error
+		}); ok {
+			if err := n.Statfs(ctx, r, s); err != nil {
+				return err
+			}
+			done(s)
+			r.Respond(s)
+			return nil
+		}
 		if fs, ok := c.fs.(FSStatfser); ok {
 			if err := fs.Statfs(ctx, r, s); err != nil {
 				return err

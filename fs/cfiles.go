@@ -20,6 +20,11 @@ type preEntry struct {
 	mode  uint32
 	body  spool
 	mtime time.Time
+	// Set before start with chown and utimes, applied at start.
+	uidSet, gidSet bool
+	uid, gid       uint32
+	atime          time.Time // zero: the time of the put
+	timesSet       bool      // mtime (and atime) were given
 }
 
 // filesDir is a directory of a container's files/ before start: the
@@ -74,8 +79,8 @@ func (d *filesDir) Attr(ctx context.Context, a *fuse.Attr) error {
 	}
 	dirAttr(a, 0o755)
 	if e := d.v.c.preEntry(d.path()); e != nil {
-		a.Mode = os.ModeDir | os.FileMode(e.mode).Perm()
-		a.Mtime = e.mtime
+		a.Mode = os.ModeDir | os.FileMode(e.mode)&preModeBits
+		e.attr(a)
 	} else if fi, ok := d.v.c.imageEntry(ctx, d.path()); ok {
 		a.Mode = os.ModeDir | os.FileMode(fi.Mode).Perm()
 		a.Mtime = fi.ModTime

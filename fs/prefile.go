@@ -42,7 +42,7 @@ func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	e := f.c.pre[f.path()]
 	if e != nil {
 		fileAttr(a, os.FileMode(e.mode), int(e.body.size))
-		a.Mtime = e.mtime
+		e.attr(a)
 	}
 	f.c.mu.Unlock()
 	if e != nil {

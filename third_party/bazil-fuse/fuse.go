@@ -212,7 +212,7 @@ func initMount(c *Conn, conf *mountConfig) error {
 	}
 	c.proto = proto
 
-	c.flags = r.Flags & (InitBigWrites | InitParallelDirOps | conf.initFlags)
+	c.flags = r.Flags & (InitBigWrites | InitParallelDirOps | InitMaxPages | conf.initFlags) // tffs: InitMaxPages
 	s := &initResponse{
 		Library:             proto,
 		MaxReadahead:        conf.maxReadahead,
@@ -1457,6 +1457,11 @@ func (r *initRequest) Respond(resp *initResponse) {
 	// errors on large writes.
 	if out.MaxWrite > maxWrite {
 		out.MaxWrite = maxWrite
+	}
+	// tffs: requests of up to maxWrite bytes (the kernel's default is 32
+	// pages) when the kernel can.
+	if resp.Flags&InitMaxPages != 0 {
+		out.MaxPages = uint16(maxWrite / 4096)
 	}
 
 	switch {

@@ -4,4 +4,4 @@ package fuse
 //
 // Linux 4.2.0 has been observed to cap this value at 128kB
 // (FUSE_MAX_PAGES_PER_REQ=32, 4kB pages).
-const maxWrite = 128 * 1024
+const maxWrite = 512 * 1024 // tffs: 128 KiB upstream; one write or read request carries up to this (max_pages)

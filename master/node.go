@@ -134,6 +134,9 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 			var rep protocol.SpawnReply
 			msg.DecodeBody(&rep)
 			c.booted(rep.Boot)
+			if rep.Boot == 0 {
+				c.state = "created" // spawned with Hold: OpStart starts it
+			}
 			c.restored = false
 			m.saveContainer(c)
 			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot})

@@ -260,6 +260,9 @@ func (c *ctr) ctl(ctx context.Context, line string) error {
 		if err != nil {
 			return c.fail(err)
 		}
+		if verb == "reset" {
+			c.forgetFiles() // the container's files are the image's again
+		}
 		go c.watchExit(sc, gen)
 		c.f.emit("started", "container", c.name, "how", verb)
 		return nil

@@ -250,3 +250,52 @@ func (d *liveDir) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fus
 func (f *liveFile) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fuse.StatfsResponse) error {
 	return f.v.c.statfs(ctx, f.path(), resp)
 }
+
+// forgetFiles drops what this mount and the kernel keep about the
+// container's files (after a reset, which replaces them all): the stat
+// cache, and the kernel's names under files/ in every view.
+func (c *ctr) forgetFiles() {
+	c.stats.mu.Lock()
+	c.stats.m = nil
+	c.stats.mu.Unlock()
+	srv := c.f.srv.Load()
+	if srv == nil {
+		return
+	}
+	c.mu.Lock()
+	views := make([]*ctrDir, 0, len(c.views))
+	for _, v := range c.views {
+		views = append(views, v)
+	}
+	c.mu.Unlock()
+	type entry struct {
+		parent fusefs.Node
+		name   string
+	}
+	var drop []entry
+	for _, v := range views {
+		var top fusefs.Node
+		for _, e := range v.entries {
+			if e.name == "files" {
+				top = e.node
+			}
+		}
+		v.mu.Lock()
+		for p := range v.files {
+			if p == "/" {
+				continue
+			}
+			parent := top
+			if dir := path.Dir(p); dir != "/" {
+				parent = v.files[dir]
+			}
+			if parent != nil {
+				drop = append(drop, entry{parent, path.Base(p)})
+			}
+		}
+		v.mu.Unlock()
+	}
+	for _, e := range drop {
+		_ = srv.InvalidateEntry(e.parent, e.name) // ErrNotCached: nothing to drop
+	}
+}

@@ -46,4 +46,10 @@ expect "container's mtime seen" "$(stat -c %Y "$D/f")" "$(date -d '2002-01-01 00
 expect "container's new file seen" "$(cat "$D/new")" "x"
 expect "container's write seen" "$(cat "$D/f")" "data
 more"
+
+# a reset gives the image's files back: nothing kept shows the old ones
+stat "$D/f" "$D/sticky" >/dev/null
+echo reset > "$C/ctl"
+[ ! -e "$D/f" ] || fail "a reset's removed file still shows"
+[ ! -e "$D" ] || fail "a reset's removed directory still shows"
 echo OK

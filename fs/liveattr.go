@@ -35,24 +35,33 @@ type statCache struct {
 }
 
 type cachedInfo struct {
-	fi sdk.FileInfo
-	at time.Time
+	fi      sdk.FileInfo
+	at      time.Time
+	missing bool // the path did not exist
 }
 
 // maxCached bounds the cache; past it, expired entries are dropped.
 const maxCached = 1 << 14
 
-func (s *statCache) get(p string) (sdk.FileInfo, bool) {
+// get is the cached information of p; missing when p was found not to
+// exist.
+func (s *statCache) get(p string) (fi sdk.FileInfo, missing, ok bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[p]
 	if !ok || time.Since(e.at) > statTTL {
-		return sdk.FileInfo{}, false
+		return sdk.FileInfo{}, false, false
 	}
-	return e.fi, true
+	return e.fi, e.missing, true
 }
 
-func (s *statCache) put(p string, fi sdk.FileInfo) {
+func (s *statCache) put(p string, fi sdk.FileInfo) { s.set(p, cachedInfo{fi: fi, at: time.Now()}) }
+
+// putMissing records that p does not exist: lookups of missing names (a
+// tool probing for files) are answered here for statTTL too.
+func (s *statCache) putMissing(p string) { s.set(p, cachedInfo{at: time.Now(), missing: true}) }
+
+func (s *statCache) set(p string, e cachedInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.m == nil {
@@ -68,7 +77,7 @@ func (s *statCache) put(p string, fi sdk.FileInfo) {
 			s.m = map[string]cachedInfo{}
 		}
 	}
-	s.m[p] = cachedInfo{fi: fi, at: time.Now()}
+	s.m[p] = e
 }
 
 // drop forgets the paths given, and their parent directories (whose
@@ -97,14 +106,21 @@ func (s *statCache) dropTree(p string) {
 // info describes path p of the started container sc, from the cache when
 // fresh.
 func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileInfo, error) {
-	if fi, ok := c.stats.get(p); ok {
+	if fi, missing, ok := c.stats.get(p); ok {
+		if missing {
+			return fi, fuse.Errno(syscall.ENOENT)
+		}
 		return fi, nil
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	fi, err := sc.Stat(cctx, p)
 	if err != nil {
-		return fi, errno(err)
+		err = errno(err)
+		if err == fuse.Errno(syscall.ENOENT) {
+			c.stats.putMissing(p)
+		}
+		return fi, err
 	}
 	c.stats.put(p, fi)
 	return fi, nil

@@ -114,15 +114,7 @@ func (d *liveDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Nod
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	d.v.c.stats.drop(p)
-	if err := sc.Mkdir(cctx, p, req.Mode.Perm()); err != nil {
-		return nil, d.v.c.fail(err)
-	}
-	var fi sdk.FileInfo
-	if extra := unixPerm(req.Mode) &^ 0o777; extra != 0 {
-		fi, err = sc.Setattr(cctx, sdk.SetattrRequest{Path: p, Valid: sdk.SetMode, Mode: unixPerm(req.Mode)})
-	} else {
-		fi, err = sc.Stat(cctx, p)
-	}
+	fi, err := sc.Make(cctx, sdk.MakeRequest{Path: p, Kind: sdk.MakeDir, Mode: unixPerm(req.Mode)})
 	if err != nil {
 		return nil, d.v.c.fail(err)
 	}

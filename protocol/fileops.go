@@ -51,6 +51,7 @@ const (
 	MakeLink    = "link"    // a hard link to the container path Target (not followed if a symlink)
 	MakeFIFO    = "fifo"    // a named pipe (Mode)
 	MakeSocket  = "socket"  // a socket file (Mode)
+	MakeDir     = "dir"     // a directory (Mode, setgid and sticky included)
 )
 
 // MakeRequest makes a file at Path. It is owned by the container's root;

@@ -86,6 +86,7 @@ const (
 	MakeLink    = protocol.MakeLink
 	MakeFIFO    = protocol.MakeFIFO
 	MakeSocket  = protocol.MakeSocket
+	MakeDir     = protocol.MakeDir
 )
 
 // MaxIOSize bounds the data of one ReadAt or WriteAt.

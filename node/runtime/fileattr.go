@@ -236,6 +236,7 @@ const (
 	MakeLink    = "link"
 	MakeFIFO    = "fifo"
 	MakeSocket  = "socket"
+	MakeDir     = "dir"
 )
 
 // MakeSpec describes what Make makes.
@@ -247,7 +248,7 @@ type MakeSpec struct {
 	Trunc  bool   // file: truncate an existing file
 }
 
-// Make makes a regular file, symlink, hard link, FIFO or socket at p,
+// Make makes a regular file, directory, symlink, hard link, FIFO or socket at p,
 // owned by the container's root, and returns its information. The parent
 // must exist. A regular file that exists is opened (and truncated with
 // Trunc) unless Excl; any other existing name is EEXIST. Devices are not
@@ -275,6 +276,12 @@ func (c *Container) Make(ctx context.Context, p string, s MakeSpec) (FileInfo, e
 		switch s.Kind {
 		case MakeFile:
 			err = c.makeFile(pfd, base, p, s)
+		case MakeDir:
+			if err = unix.Mkdirat(pfd, base, 0o700); err == nil {
+				if err = c.own(pfd, base, p); err == nil {
+					err = chmodAt(pfd, base, s.Mode)
+				}
+			}
 		case MakeSymlink:
 			if err = unix.Symlinkat(s.Target, pfd, base); err == nil {
 				err = c.own(pfd, base, p)

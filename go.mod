@@ -73,3 +73,5 @@ require (
 	google.golang.org/grpc v1.83.2 // indirect
 	google.golang.org/protobuf v1.36.12 // indirect
 )
+
+replace bazil.org/fuse => ./third_party/bazil-fuse

@@ -43,6 +43,7 @@ type ctr struct {
 	nextProc int
 	views    map[string]*ctrDir
 	imgView  imageView // the image's tree before start
+	stats    statCache // file information of the started container (liveattr.go)
 }
 
 func newCtr(f *FS, name, parent string) *ctr {
@@ -261,6 +262,9 @@ func (c *ctr) ctl(ctx context.Context, line string) error {
 		if err != nil {
 			return c.fail(err)
 		}
+		if verb == "reset" {
+			c.forgetFiles() // the container's files are the image's again
+		}
 		go c.watchExit(sc, gen)
 		c.f.emit("started", "container", c.name, "how", verb)
 		return nil
@@ -337,13 +341,22 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 		paths = append(paths, p)
 	}
 	sort.Strings(paths)
-	for _, p := range paths {
-		if e := c.pre[p]; !e.dir {
-			opts = append(opts, sdk.PreBootFileMode(p, append([]byte(nil), e.data...), e.mode))
-		}
+	pre := make([]*preEntry, len(paths))
+	for i, p := range paths {
+		pre[i] = c.pre[p]
 	}
+	// The container is made held, the pre-boot files are put into it
+	// (streamed from their spools), then it is started. While "starting",
+	// the pre-boot entries change no more.
+	opts = append(opts, sdk.Held())
 	c.state = "starting"
 	c.mu.Unlock()
+	undo := func(err error) error {
+		c.mu.Lock()
+		c.state = "new"
+		c.mu.Unlock()
+		return c.fail(err)
+	}
 
 	node := c.f.loc.Node()
 	if len(mounts) > 0 {
@@ -352,22 +365,33 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	if c.parent != "any" {
 		n, err := c.f.loc.NodeNamed(c.parent)
 		if err != nil {
-			c.mu.Lock()
-			c.state = "new"
-			c.mu.Unlock()
-			return c.fail(err)
+			return undo(err)
 		}
 		node = n
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	sc, err := node.SpawnContainer(cctx, image, opts...)
-	c.mu.Lock()
 	if err != nil {
-		c.state = "new"
-		c.mu.Unlock()
-		return c.fail(err)
+		return undo(err)
 	}
+	if err == nil {
+		err = putPreBoot(ctx, sc, paths, pre)
+	}
+	if err == nil {
+		scctx, cancel := callCtx(ctx)
+		err = sc.Start(scctx)
+		cancel()
+	}
+	if err != nil {
+		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), timeoutOf(ctx))
+		if derr := sc.Destroy(dctx); derr != nil {
+			c.f.log.Warn("destroy of a container whose start failed", "container", c.name, "err", derr)
+		}
+		cancel()
+		return undo(err)
+	}
+	c.mu.Lock()
 	c.c, c.node = sc, sc.Node
 	if c.state == "starting" {
 		c.state = "running"

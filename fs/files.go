@@ -242,7 +242,10 @@ func (d *fixedDir) Attr(ctx context.Context, a *fuse.Attr) error {
 }
 
 func (d *fixedDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
-	resp.EntryValid = 0
+	// The entries never change: the kernel may keep them as long as names
+	// of containers' files (each path walk down to a file under files/
+	// would otherwise ask again for every fixed directory on the way).
+	resp.EntryValid = attrTTL
 	for _, e := range d.entries {
 		if e.name == req.Name {
 			return e.node, nil

@@ -70,7 +70,7 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn, err := fuse.Mount(dir, fuse.FSName("tffs"), fuse.Subtype("tffs"), fuse.MaxReadahead(128<<10))
+	conn, err := fuse.Mount(dir, fuse.FSName("tffs"), fuse.Subtype("tffs"), fuse.MaxReadahead(512<<10))
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
@@ -81,6 +81,7 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, _ fuse.Request) context.Context {
 			return context.WithValue(ctx, timeoutKey{}, o.callTimeout)
 		}})
+		f.srv.Store(srv)
 		if err := srv.Serve(f); err != nil {
 			log.Warn("fuse serve", "dir", dir, "err", err)
 		}
@@ -132,12 +133,18 @@ func (m *Mounted) Done() <-chan struct{} { return m.done }
 
 // errno maps an sdk error to the errno a file operation answers.
 func errno(err error) error {
-	var en fuse.Errno
+	var (
+		en     fuse.Errno
+		sysErr syscall.Errno
+	)
 	switch {
 	case err == nil:
 		return nil
 	case errors.As(err, &en):
 		return en
+	case errors.As(err, &sysErr):
+		// The errno the container's filesystem gave (protocol.Error).
+		return fuse.Errno(sysErr)
 	case errors.Is(err, sdk.ErrNotFound):
 		return fuse.Errno(syscall.ENOENT)
 	case errors.Is(err, sdk.ErrExists):

@@ -129,7 +129,10 @@ func (c *ctr) copyUp(ctx context.Context, p string, empty bool) (*preEntry, erro
 	if e := c.pre[p]; e != nil {
 		return e, nil
 	}
-	e := &preEntry{mode: uint32(os.FileMode(fi.Mode).Perm()), data: data, mtime: time.Now()}
+	e := &preEntry{mode: uint32(os.FileMode(fi.Mode).Perm()), mtime: time.Now()}
+	if err := e.body.writeAt(data, 0); err != nil {
+		return nil, c.failLocked(err)
+	}
 	c.pre[p] = e
 	return e, nil
 }

@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,8 @@ type FS struct {
 	mu    sync.Mutex
 	ctrs  map[string]*ctr // by name
 	nodes map[string]*nodeDir
+
+	srv atomic.Pointer[fusefs.Server] // set once serving starts (for invalidations)
 }
 
 func newFS(loc *sdk.Location, log *slog.Logger) *FS {

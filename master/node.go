@@ -135,6 +135,9 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 			var rep protocol.SpawnReply
 			msg.DecodeBody(&rep)
 			c.booted(rep.Boot)
+			if rep.Boot == 0 {
+				c.state = "created" // spawned with Hold: OpStart starts it
+			}
 			c.restored = false
 			m.saveContainer(c)
 			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot})
@@ -143,7 +146,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 		m.forget(c)
 	case msg.Op == protocol.OpExec && c != nil:
 		c.execReplied(msg)
-	case (msg.Op == protocol.OpReboot || msg.Op == protocol.OpReset) && c != nil && msg.Err == nil:
+	case (msg.Op == protocol.OpReboot || msg.Op == protocol.OpReset || msg.Op == protocol.OpStart) && c != nil && msg.Err == nil:
 		var rep protocol.BootReply
 		msg.DecodeBody(&rep)
 		c.booted(rep.Boot)

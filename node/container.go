@@ -135,6 +135,10 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 		rc.Destroy(context.WithoutCancel(ctx))
 		return nil, fmt.Errorf("session ended during spawn: %w", protocol.ErrUnavailable)
 	}
+	if r.Hold {
+		n.log.Info("container made, held until started", "container", c.id, "image", req.Image.Name)
+		return protocol.SpawnReply{ID: c.id}, nil
+	}
 	boot, err := n.startBoot(ctx, c, r.Stdout, r.Stderr, rc.Start)
 	if err != nil {
 		n.destroy(context.WithoutCancel(ctx), c, "start failed")

@@ -11,7 +11,9 @@ import (
 )
 
 func wireInfo(fi runtime.FileInfo) protocol.FileInfo {
-	return protocol.FileInfo{Name: fi.Name, Size: fi.Size, Mode: uint32(fi.Mode), ModTime: fi.ModTime, Link: fi.Link, Resolved: fi.Resolved}
+	out := protocol.FileInfo{Name: fi.Name, Size: fi.Size, Mode: uint32(fi.Mode), ModTime: fi.ModTime, Link: fi.Link, Resolved: fi.Resolved}
+	wireExtra(&out, fi)
+	return out
 }
 
 func (n *Node) filePut(ctx context.Context, c *ctr, m *protocol.Msg) (any, error) {

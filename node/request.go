@@ -47,6 +47,10 @@ func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (an
 		return n.filePut(ctx, c, m)
 	case protocol.OpFileStat, protocol.OpFileList, protocol.OpFileMkdir, protocol.OpFileRemove, protocol.OpFileRename:
 		return n.fileOp(ctx, c, m)
+	case protocol.OpStart:
+		return n.startHeld(ctx, c, m)
+	case protocol.OpFileSetattr, protocol.OpFileMake, protocol.OpFileRead, protocol.OpFileWrite, protocol.OpFileSync, protocol.OpFileStatfs:
+		return n.fileOp2(ctx, c, m)
 	}
 	return nil, fmt.Errorf("unknown operation %q: %w", m.Op, protocol.ErrInvalid)
 }

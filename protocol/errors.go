@@ -3,6 +3,7 @@ package protocol
 import (
 	"errors"
 	"fmt"
+	"syscall"
 )
 
 // Sentinel errors shared by every tffs component. A reply carries one of the
@@ -72,19 +73,37 @@ var codeTable = []struct {
 type Error struct {
 	Code    Code   `cbor:"1,keyasint"`
 	Message string `cbor:"2,keyasint"`
+	// Errno is the errno a file call in a container gave (0 = none), so a
+	// file client answers with exactly what a local filesystem would.
+	Errno uint32 `cbor:"3,keyasint,omitempty"`
 }
 
 // Error returns the human message.
 func (e *Error) Error() string { return e.Message }
 
-// Unwrap returns the sentinel error for the code, so errors.Is works.
-func (e *Error) Unwrap() error {
+// Unwrap returns the sentinel error for the code, so errors.Is works,
+// and the errno when the error carries one (errors.As to syscall.Errno).
+func (e *Error) Unwrap() []error {
+	base := ErrInternal
 	for _, c := range codeTable {
 		if c.code == e.Code {
-			return c.err
+			base = c.err
+			break
 		}
 	}
-	return ErrInternal
+	if e.Errno != 0 {
+		return []error{base, syscall.Errno(e.Errno)}
+	}
+	return []error{base}
+}
+
+// errnoOf is the errno err wraps (0 when none).
+func errnoOf(err error) uint32 {
+	var en syscall.Errno
+	if errors.As(err, &en) {
+		return uint32(en)
+	}
+	return 0
 }
 
 // WireError converts any error to its wire form, choosing the code from the
@@ -95,14 +114,14 @@ func WireError(err error) *Error {
 	}
 	var we *Error
 	if errors.As(err, &we) {
-		return &Error{Code: we.Code, Message: err.Error()}
+		return &Error{Code: we.Code, Message: err.Error(), Errno: we.Errno}
 	}
 	for _, c := range codeTable {
 		if errors.Is(err, c.err) {
-			return &Error{Code: c.code, Message: err.Error()}
+			return &Error{Code: c.code, Message: err.Error(), Errno: errnoOf(err)}
 		}
 	}
-	return &Error{Code: CodeInternal, Message: err.Error()}
+	return &Error{Code: CodeInternal, Message: err.Error(), Errno: errnoOf(err)}
 }
 
 // Errorf returns an error wrapping the sentinel base with a formatted message.

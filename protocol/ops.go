@@ -201,6 +201,9 @@ type SpawnRequest struct {
 	Hostname string   `cbor:"14,keyasint,omitempty"`
 	Tag      string   `cbor:"15,keyasint,omitempty"` // unique among the account's containers; see CheckTag
 	Relax    *Relax   `cbor:"16,keyasint,omitempty"` // nil = the node's full hardening
+	// Hold makes the container without starting it (its boot is 0): files
+	// can be put into it, then OpStart starts it.
+	Hold bool `cbor:"17,keyasint,omitempty"`
 
 	Volumes []VolumeMount `cbor:"40,keyasint,omitempty"` // the container runs on their node
 }
@@ -329,6 +332,18 @@ type FileInfo struct {
 	// with no symlink in it when it was resolved (a missing tail is kept
 	// as text). "" when the chain loops or is too long to follow.
 	Resolved string `cbor:"6,keyasint,omitempty"`
+	// The rest of stat(2), as the container sees it (ids inside its user
+	// namespace); zero from a sender that does not fill them.
+	Nlink  uint32 `cbor:"7,keyasint,omitempty"`
+	Blocks int64  `cbor:"8,keyasint,omitempty"` // 512-byte blocks
+	UID    uint32 `cbor:"9,keyasint,omitempty"`
+	GID    uint32 `cbor:"10,keyasint,omitempty"`
+	Atime  int64  `cbor:"11,keyasint,omitempty"` // nanoseconds since 1970
+	Ctime  int64  `cbor:"12,keyasint,omitempty"` // nanoseconds since 1970
+	Ino    uint64 `cbor:"13,keyasint,omitempty"`
+	Rdev   uint64 `cbor:"14,keyasint,omitempty"`
+	Full   bool   `cbor:"15,keyasint,omitempty"` // the fields above are filled
+	Mtime  int64  `cbor:"16,keyasint,omitempty"` // ModTime in nanoseconds since 1970
 }
 
 // FileList lists a directory.

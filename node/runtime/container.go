@@ -178,6 +178,12 @@ func (c *Container) writePreboot(ctx context.Context) error {
 	return c.withMountedRoot(ctx, func(root *os.File) error {
 		for _, f := range c.spec.Files {
 			mode := f.Mode
+			if mode.IsDir() {
+				if err := mkdirAt(root, f.Path, mode, c.owner); err != nil {
+					return fmt.Errorf("pre-boot directory %s: %w", f.Path, err)
+				}
+				continue
+			}
 			if mode == 0 {
 				mode = 0o644
 			}

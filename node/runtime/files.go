@@ -24,6 +24,8 @@ type FileInfo struct {
 	// clean absolute container path with no symlink in it when it was
 	// resolved (a missing tail is kept as text); "" when the chain loops.
 	Resolved string
+	// Extra is the rest of stat(2).
+	Extra StatExtra
 }
 
 // Files are resolved inside the container's root: ".." and symlinks
@@ -129,7 +131,7 @@ func (c *Container) Stat(ctx context.Context, p string) (FileInfo, error) {
 		}
 		return err
 	})
-	return fi, err
+	return c.mapIDs(fi), err
 }
 
 // List returns the entries of directory dir (following symlinks to it),
@@ -163,7 +165,7 @@ func (c *Container) List(ctx context.Context, dir string) ([]FileInfo, error) {
 			if fi.Mode&os.ModeSymlink != 0 {
 				fi.Resolved = linkTarget(root, path.Join(dir, n))
 			}
-			out = append(out, fi)
+			out = append(out, c.mapIDs(fi))
 		}
 		return nil
 	})

@@ -53,6 +53,7 @@ func statAt(dirfd *os.File, name, display string) (FileInfo, error) {
 		Mode:    fileMode(st.Mode),
 		ModTime: time.Unix(st.Mtim.Unix()),
 	}
+	fillExtra(&fi, &st)
 	if fi.Mode&os.ModeSymlink != 0 {
 		fi.Link, _ = readlinkAt(dirfd, name)
 	}

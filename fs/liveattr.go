@@ -1,0 +1,317 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"path"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"bazil.org/fuse"
+	fusefs "bazil.org/fuse/fs"
+
+	"github.com/tffs/tffs/sdk"
+)
+
+// Consistency of a started container's files/ (see README, "The
+// filesystem"): the kernel keeps names and attributes for attrTTL, and this
+// mount keeps what a listing or stat returned for statTTL, so a change made
+// inside the container shows within attrTTL+statTTL; a file's bytes are
+// read afresh at each open (close-to-open), and every change made through
+// this mount is done on the node before the call returns and drops what
+// this mount kept about the paths it touched.
+const (
+	attrTTL = time.Second
+	statTTL = time.Second
+)
+
+// statCache keeps the file information of a started container's paths
+// for statTTL, so `ls -l` costs one listing and no call per entry.
+type statCache struct {
+	mu sync.Mutex
+	m  map[string]cachedInfo
+}
+
+type cachedInfo struct {
+	fi      sdk.FileInfo
+	at      time.Time
+	missing bool // the path did not exist
+}
+
+// maxCached bounds the cache; past it, expired entries are dropped.
+const maxCached = 1 << 14
+
+// get is the cached information of p; missing when p was found not to
+// exist.
+func (s *statCache) get(p string) (fi sdk.FileInfo, missing, ok bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[p]
+	if !ok || time.Since(e.at) > statTTL {
+		return sdk.FileInfo{}, false, false
+	}
+	return e.fi, e.missing, true
+}
+
+func (s *statCache) put(p string, fi sdk.FileInfo) { s.set(p, cachedInfo{fi: fi, at: time.Now()}) }
+
+// putMissing records that p does not exist: lookups of missing names (a
+// tool probing for files) are answered here for statTTL too.
+func (s *statCache) putMissing(p string) { s.set(p, cachedInfo{at: time.Now(), missing: true}) }
+
+func (s *statCache) set(p string, e cachedInfo) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.m == nil {
+		s.m = map[string]cachedInfo{}
+	}
+	if len(s.m) >= maxCached {
+		for k, e := range s.m {
+			if time.Since(e.at) > statTTL {
+				delete(s.m, k)
+			}
+		}
+		if len(s.m) >= maxCached {
+			s.m = map[string]cachedInfo{}
+		}
+	}
+	s.m[p] = e
+}
+
+// drop forgets the paths given, and their parent directories (whose
+// times and link counts a change of an entry changes).
+func (s *statCache) drop(ps ...string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range ps {
+		delete(s.m, p)
+		delete(s.m, path.Dir(p))
+	}
+}
+
+// dropTree forgets p, everything below it and its parent.
+func (s *statCache) dropTree(p string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.m, path.Dir(p))
+	for k := range s.m {
+		if k == p || strings.HasPrefix(k, p+"/") {
+			delete(s.m, k)
+		}
+	}
+}
+
+// info describes path p of the started container sc, from the cache when
+// fresh.
+func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileInfo, error) {
+	if fi, missing, ok := c.stats.get(p); ok {
+		if missing {
+			return fi, fuse.Errno(syscall.ENOENT)
+		}
+		return fi, nil
+	}
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	fi, err := sc.Stat(cctx, p)
+	if err != nil {
+		err = errno(err)
+		if err == fuse.Errno(syscall.ENOENT) {
+			c.stats.putMissing(p)
+		}
+		return fi, err
+	}
+	c.stats.put(p, fi)
+	return fi, nil
+}
+
+// infoAttr fills a from a container file's information.
+func infoAttr(a *fuse.Attr, fi sdk.FileInfo) {
+	a.Valid = attrTTL
+	a.Mode = os.FileMode(fi.Mode)
+	a.Size = uint64(fi.Size)
+	a.Mtime = fi.ModTime
+	a.BlockSize = 4096
+	if fi.Full {
+		a.Inode, a.Nlink, a.Blocks = fi.Ino, fi.Nlink, uint64(fi.Blocks)
+		a.Uid, a.Gid, a.Rdev = fi.UID, fi.GID, uint32(fi.Rdev)
+		a.Atime, a.Ctime, a.Mtime = time.Unix(0, fi.Atime), time.Unix(0, fi.Ctime), time.Unix(0, fi.Mtime)
+	} else {
+		a.Nlink, a.Uid, a.Gid = 1, uid, gid
+		a.Atime, a.Ctime = fi.ModTime, fi.ModTime
+		a.Blocks = (a.Size + 511) / 512
+	}
+}
+
+// unixPerm is the low 12 bits of st_mode for m (permissions with setuid,
+// setgid and sticky).
+func unixPerm(m os.FileMode) uint32 {
+	out := uint32(m.Perm())
+	if m&os.ModeSetuid != 0 {
+		out |= syscall.S_ISUID
+	}
+	if m&os.ModeSetgid != 0 {
+		out |= syscall.S_ISGID
+	}
+	if m&os.ModeSticky != 0 {
+		out |= syscall.S_ISVTX
+	}
+	return out
+}
+
+// setattrKnown are the setattr fields the mount carries out (the handle,
+// lock owner and ctime come along with the others and need nothing).
+const setattrKnown = fuse.SetattrMode | fuse.SetattrUid | fuse.SetattrGid | fuse.SetattrSize |
+	fuse.SetattrAtime | fuse.SetattrMtime | fuse.SetattrAtimeNow | fuse.SetattrMtimeNow |
+	fuse.SetattrHandle | fuse.SetattrLockOwner | fuse.SetattrCTime
+
+// setattr carries out a setattr on the container's file at p itself and
+// answers with its attributes after the change. A field the mount cannot
+// set is ENOTSUP, never ignored.
+func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) (sdk.FileInfo, error) {
+	sc := c.started()
+	if sc == nil {
+		return sdk.FileInfo{}, fuse.Errno(syscall.ENOENT)
+	}
+	v := req.Valid
+	if v&^setattrKnown != 0 {
+		return sdk.FileInfo{}, c.fail(failf(syscall.ENOTSUP, "setattr %s: fields %v are not supported", p, v&^setattrKnown))
+	}
+	sr := sdk.SetattrRequest{Path: p}
+	if v.Mode() {
+		sr.Valid |= sdk.SetMode
+		sr.Mode = unixPerm(req.Mode)
+	}
+	if v.Uid() {
+		sr.Valid |= sdk.SetUID
+		sr.UID = req.Uid
+	}
+	if v.Gid() {
+		sr.Valid |= sdk.SetGID
+		sr.GID = req.Gid
+	}
+	if v.Size() {
+		sr.Valid |= sdk.SetSize
+		sr.Size = int64(req.Size)
+	}
+	if v.Atime() || v.AtimeNow() {
+		sr.Valid |= sdk.SetAtime
+		sr.Atime, sr.AtimeNow = req.Atime.UnixNano(), v.AtimeNow()
+	}
+	if v.Mtime() || v.MtimeNow() {
+		sr.Valid |= sdk.SetMtime
+		sr.Mtime, sr.MtimeNow = req.Mtime.UnixNano(), v.MtimeNow()
+	}
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	c.stats.drop(p)
+	fi, err := sc.Setattr(cctx, sr)
+	if err != nil {
+		return fi, c.fail(err)
+	}
+	c.stats.put(p, fi)
+	infoAttr(&resp.Attr, fi)
+	return fi, nil
+}
+
+// direntOf is the directory entry of a container file.
+func direntOf(fi sdk.FileInfo) fuse.Dirent {
+	return fuse.Dirent{Name: path.Base(fi.Name), Type: direntType(os.FileMode(fi.Mode)), Inode: fi.Ino}
+}
+
+// invalidateAttr drops the kernel's attributes of n (another name of a
+// file this mount just changed, e.g. the first name of a new hard link)
+// before the change is answered. (The kernel takes no lock for it that the
+// request being served holds.)
+func (f *FS) invalidateAttr(n fusefs.Node) {
+	if srv := f.srv.Load(); srv != nil {
+		_ = srv.InvalidateNodeAttr(n) // ErrNotCached: nothing to drop
+	}
+}
+
+// EntryTTL is how long the kernel keeps the name of a started container's
+// file (the bazil.org/fuse copy in third_party asks every node it returns
+// from a lookup or a create).
+func (d *liveDir) EntryTTL() time.Duration     { return attrTTL }
+func (f *liveFile) EntryTTL() time.Duration    { return attrTTL }
+func (l *liveLink) EntryTTL() time.Duration    { return attrTTL }
+func (s *liveSpecial) EntryTTL() time.Duration { return attrTTL }
+
+// statfs answers statfs(2) on a started container's path with the
+// container's filesystem.
+func (c *ctr) statfs(ctx context.Context, p string, resp *fuse.StatfsResponse) error {
+	sc := c.started()
+	if sc == nil {
+		return fuse.Errno(syscall.ENOENT)
+	}
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	st, err := sc.StatFS(cctx, p)
+	if err != nil {
+		return errno(err)
+	}
+	*resp = fuse.StatfsResponse{Blocks: st.Blocks, Bfree: st.Bfree, Bavail: st.Bavail, Files: st.Files,
+		Ffree: st.Ffree, Bsize: st.Bsize, Namelen: st.Namelen, Frsize: st.Frsize}
+	return nil
+}
+
+// Statfs gives the container's filesystem (the bazil.org/fuse copy in
+// third_party asks the node a statfs is made on).
+func (d *liveDir) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fuse.StatfsResponse) error {
+	return d.v.c.statfs(ctx, d.path(), resp)
+}
+
+// Statfs gives the container's filesystem.
+func (f *liveFile) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fuse.StatfsResponse) error {
+	return f.v.c.statfs(ctx, f.path(), resp)
+}
+
+// forgetFiles drops what this mount and the kernel keep about the
+// container's files (after a reset, which replaces them all): the stat
+// cache, and the kernel's names under files/ in every view.
+func (c *ctr) forgetFiles() {
+	c.stats.mu.Lock()
+	c.stats.m = nil
+	c.stats.mu.Unlock()
+	srv := c.f.srv.Load()
+	if srv == nil {
+		return
+	}
+	c.mu.Lock()
+	views := make([]*ctrDir, 0, len(c.views))
+	for _, v := range c.views {
+		views = append(views, v)
+	}
+	c.mu.Unlock()
+	type entry struct {
+		parent fusefs.Node
+		name   string
+	}
+	var drop []entry
+	for _, v := range views {
+		var top fusefs.Node
+		for _, e := range v.entries {
+			if e.name == "files" {
+				top = e.node
+			}
+		}
+		v.mu.Lock()
+		for p := range v.files {
+			if p == "/" {
+				continue
+			}
+			parent := top
+			if dir := path.Dir(p); dir != "/" {
+				parent = v.files[dir]
+			}
+			if parent != nil {
+				drop = append(drop, entry{parent, path.Base(p)})
+			}
+		}
+		v.mu.Unlock()
+	}
+	for _, e := range drop {
+		_ = srv.InvalidateEntry(e.parent, e.name) // ErrNotCached: nothing to drop
+	}
+}

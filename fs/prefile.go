@@ -1,0 +1,152 @@
+package fs
+
+import (
+	"context"
+	"os"
+	"syscall"
+	"time"
+
+	"bazil.org/fuse"
+	fusefs "bazil.org/fuse/fs"
+)
+
+// preFile is a pre-boot file: its bytes live here until start. The kernel
+// may still hold it after start (a name it cached, an open directory):
+// then it stands for the container's file at its path.
+type preFile struct {
+	c *ctr
+	v *ctrDir
+	pathOf
+}
+
+// live is the container's file at f's path once the container started.
+func (f *preFile) live() *liveFile {
+	if f.c.started() == nil {
+		return nil
+	}
+	p := f.path()
+	return f.v.node(p, kindLiveFile, func() fusefs.Node { return withPath(&liveFile{v: f.v}, p) }).(*liveFile)
+}
+
+func (f *preFile) entry() *preEntry {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	return f.c.pre[f.path()]
+}
+
+func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
+	if l := f.live(); l != nil {
+		return l.Attr(ctx, a)
+	}
+	f.c.mu.Lock()
+	e := f.c.pre[f.path()]
+	if e != nil {
+		fileAttr(a, os.FileMode(e.mode), int(e.body.size))
+		e.attr(a)
+	}
+	f.c.mu.Unlock()
+	if e != nil {
+		return nil
+	}
+	fi, ok := f.c.imageEntry(ctx, f.path())
+	if !ok {
+		return fuse.Errno(syscall.ENOENT)
+	}
+	fileAttr(a, os.FileMode(fi.Mode).Perm(), int(fi.Size))
+	a.Mtime = fi.ModTime
+	return nil
+}
+
+// Open serves a pre-boot file; a file of the image is read from the image,
+// or copied up first when opened for writing.
+func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.OpenResponse) (fusefs.Handle, error) {
+	if l := f.live(); l != nil {
+		return l.Open(ctx, req, resp)
+	}
+	resp.Flags |= fuse.OpenDirectIO
+	if f.entry() != nil {
+		return f, nil
+	}
+	if req.Flags.IsReadOnly() {
+		fi, ok := f.c.imageEntry(ctx, f.path())
+		if !ok {
+			return nil, fuse.Errno(syscall.ENOENT)
+		}
+		data, err := f.c.readImageFile(ctx, f.path(), fi)
+		if err != nil {
+			return nil, err
+		}
+		return &imageHandle{data: data}, nil
+	}
+	if _, err := f.c.copyUp(ctx, f.path(), req.Flags&fuse.OpenTruncate != 0); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
+	if l := f.live(); l != nil {
+		return l.Setattr(ctx, req, resp)
+	}
+	if f.entry() == nil {
+		if _, err := f.c.copyUp(ctx, f.path(), req.Valid.Size() && req.Size == 0); err != nil {
+			return err
+		}
+	}
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	e := f.c.pre[f.path()]
+	if e == nil {
+		return fuse.Errno(syscall.ENOENT)
+	}
+	return preSetattr(f.c, e, req)
+}
+
+func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	if e := f.c.pre[f.path()]; e != nil {
+		data, err := e.body.readAt(req.Size, req.Offset)
+		if err != nil {
+			return errno(err)
+		}
+		resp.Data = data
+	}
+	return nil
+}
+
+func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	e := f.c.pre[f.path()]
+	if e == nil {
+		return fuse.Errno(syscall.ENOENT)
+	}
+	if f.c.state != "new" {
+		return fuse.Errno(syscall.EBUSY)
+	}
+	if err := e.body.writeAt(req.Data, req.Offset); err != nil {
+		return f.c.failLocked(err)
+	}
+	e.mtime = time.Now()
+	resp.Size = len(req.Data)
+	return nil
+}
+
+// Fsync fsyncs the container's file once started; before start the file
+// is on no disk yet.
+func (f *preFile) Fsync(ctx context.Context, req *fuse.FsyncRequest) error {
+	if l := f.live(); l != nil {
+		return l.Fsync(ctx, req)
+	}
+	return nil
+}
+
+var (
+	_ fusefs.Node          = (*preFile)(nil)
+	_ fusefs.NodeOpener    = (*preFile)(nil)
+	_ fusefs.NodeSetattrer = (*preFile)(nil)
+	_ fusefs.NodeFsyncer   = (*preFile)(nil)
+	_ fusefs.HandleReader  = (*preFile)(nil)
+	_ fusefs.HandleWriter  = (*preFile)(nil)
+)

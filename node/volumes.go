@@ -119,7 +119,9 @@ func (n *Node) volumeFiles(m *protocol.Msg) (*ctr, error) {
 	id := m.Container[len(protocol.VolumePrefix):]
 	switch m.Op {
 	case protocol.OpFilePut, protocol.OpFileFetch, protocol.OpFileStat, protocol.OpFileList,
-		protocol.OpFileMkdir, protocol.OpFileRemove, protocol.OpFileRename:
+		protocol.OpFileMkdir, protocol.OpFileRemove, protocol.OpFileRename,
+		protocol.OpFileSetattr, protocol.OpFileMake, protocol.OpFileRead, protocol.OpFileWrite,
+		protocol.OpFileSync, protocol.OpFileStatfs:
 	default:
 		return nil, fmt.Errorf("operation %q on a volume: %w", m.Op, protocol.ErrInvalid)
 	}

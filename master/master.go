@@ -32,6 +32,10 @@ type Config struct {
 	LayerMaxEntries int
 	Limits          Limits // per-account limits (zero fields: defaults)
 	Log             *slog.Logger
+
+	// Network is the location's private range, an IPv4 /16 (one /24 per
+	// node); "" = the one kept in the store, else one chosen at random.
+	Network string
 }
 
 func (c *Config) setDefaults() {
@@ -88,6 +92,7 @@ type Master struct {
 	sessions   map[string]*session
 	nodes      map[string]*node
 	containers map[string]*container
+	net        netState // address allocation (network.go)
 
 	wg sync.WaitGroup
 }
@@ -124,7 +129,11 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.limits.Store(&cfg.Limits)
 	m.srv.SetRouteIdle(max(time.Hour, 2*cfg.SessionTimeout))
-	if err := m.loadKeys(); err == nil {
+	err = m.loadKeys()
+	if err == nil {
+		err = m.loadNetwork()
+	}
+	if err == nil {
 		err = m.restore()
 	}
 	if err != nil {

@@ -136,7 +136,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 			c.booted(rep.Boot)
 			c.restored = false
 			m.saveContainer(c)
-			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot})
+			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot, IP: c.ip})
 		}
 	case msg.Op == protocol.OpDestroy && c != nil && msg.Err == nil:
 		m.forget(c)
@@ -291,12 +291,17 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 			return
 		}
 	}
-	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting"}
+	nc, err := m.allocIP(n.name)
+	if err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting", ip: nc.IP}
 	m.containers[id] = c
 	s.names[name] = id
 	m.saveContainer(c)
 	fwd := &protocol.Msg{Kind: protocol.KindRequest, ID: msg.ID, Op: protocol.OpSpawn, Session: s.id, Container: id}
-	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account}); err != nil {
+	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account, Net: nc}); err != nil {
 		m.forget(c)
 		m.reply(s.id, msg, nil, err)
 		return

@@ -39,11 +39,12 @@ type containerRecord struct {
 	Exit       int    `cbor:"9,keyasint,omitempty"`
 	Boot       int    `cbor:"10,keyasint,omitempty"`
 	ExitedBoot int    `cbor:"11,keyasint,omitempty"`
+	IP         string `cbor:"20,keyasint,omitempty"`
 }
 
 func (c *container) record() containerRecord {
 	return containerRecord{ID: c.id, Name: c.name, Session: c.session, Node: c.node, Image: c.image, Account: c.account,
-		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot}
+		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot, IP: c.ip}
 }
 
 // saveSession records a new session.
@@ -127,7 +128,7 @@ func (m *Master) restore() error {
 			continue
 		}
 		c := &container{id: id, name: r.Name, session: r.Session, node: r.Node, image: r.Image, account: r.Account,
-			tag: r.Tag, state: r.State, exit: r.Exit, boot: r.Boot, exitedBoot: r.ExitedBoot, restored: true}
+			tag: r.Tag, state: r.State, exit: r.Exit, boot: r.Boot, exitedBoot: r.ExitedBoot, restored: true, ip: r.IP}
 		m.containers[id] = c
 		m.sessions[r.Session].names[r.Name] = id
 	}

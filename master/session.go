@@ -30,6 +30,7 @@ type container struct {
 	procs                          map[string]bool   // processes started with exec and not yet exited
 	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
 	restored                       bool              // read from the store and not yet confirmed by its node
+	ip                             string            // its private address ("" for none)
 }
 
 func (m *Master) handleClient(account string, in protocol.Incoming) {
@@ -127,6 +128,8 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.spawn(s, msg)
 	case protocol.OpList:
 		m.reply(s.id, msg, m.list(s), nil)
+	case protocol.OpAllow, protocol.OpDisallow:
+		m.allow(s, msg)
 	case protocol.OpExec:
 		if m.exec(s, msg) {
 			m.forwardToNode(s, msg)
@@ -174,7 +177,7 @@ func (m *Master) list(s *session) protocol.ContainerList {
 }
 
 func (c *container) info() protocol.ContainerInfo {
-	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag, Boot: c.boot}
+	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag, Boot: c.boot, IP: c.ip}
 }
 
 // endSession garbage-collects everything the session made.

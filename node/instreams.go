@@ -20,6 +20,12 @@ func (n *Node) preRegister(m *protocol.Msg) (protocol.StreamKey, bool) {
 			return protocol.StreamKey{}, false
 		}
 		id = req.Stream
+	case protocol.OpTunnelDial:
+		var req protocol.TunnelDial
+		if m.DecodeBody(&req) != nil {
+			return protocol.StreamKey{}, false
+		}
+		id = req.Up
 	}
 	if id == 0 || m.Session == "" {
 		return protocol.StreamKey{}, false

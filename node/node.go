@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tffs/tffs/node/network"
 	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/protocol"
 )
@@ -49,6 +50,7 @@ type Node struct {
 
 	conn    *protocol.Client
 	rt      *runtime.Runtime
+	net     *network.Net // containers' addresses, firewall, tunnels (net.go)
 	calls   *protocol.Calls
 	streams *protocol.Streams
 	nextID  uint64
@@ -189,6 +191,15 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	} else if removed > 0 {
 		n.log.Info("removed orphaned containers", "count", removed)
 	}
+	n.net = network.New(n.cfg.Namespace, n.log)
+	if err := n.net.Cleanup(); err != nil { // what a crashed run left
+		n.log.Warn("network cleanup", "err", err)
+	}
+	defer func() {
+		if err := n.net.Cleanup(); err != nil {
+			n.log.Warn("network cleanup", "err", err)
+		}
+	}()
 	dialCtx, dcancel := context.WithTimeout(ctx, 30*time.Second)
 	conn, err := protocol.Dial(dialCtx, n.cfg.Master, n.cfg.MasterKey, n.keys, "node:"+n.cfg.Name+":"+n.boot, n.log)
 	dcancel()

@@ -41,6 +41,10 @@ func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (an
 		return protocol.Empty{}, n.destroy(ctx, c, "destroyed by client")
 	case protocol.OpFilePut:
 		return n.filePut(ctx, c, m)
+	case protocol.OpAllow, protocol.OpDisallow:
+		return n.allowNet(c, m)
+	case protocol.OpTunnelDial:
+		return n.tunnelDial(ctx, c, m)
 	case protocol.OpFileStat, protocol.OpFileList, protocol.OpFileMkdir, protocol.OpFileRemove, protocol.OpFileRename:
 		return n.fileOp(ctx, c, m)
 	}

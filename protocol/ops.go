@@ -216,6 +216,7 @@ type NodeSpawn struct {
 	Request SpawnRequest `cbor:"2,keyasint"`
 	Image   Image        `cbor:"3,keyasint"`
 	Account string       `cbor:"4,keyasint"`
+	Net     *NetConfig   `cbor:"20,keyasint,omitempty"` // nil: loopback only
 }
 
 // SpawnReply names the new container.
@@ -224,6 +225,8 @@ type SpawnReply struct {
 	Name string `cbor:"2,keyasint"`
 	Node string `cbor:"3,keyasint"`
 	Boot int    `cbor:"4,keyasint,omitempty"` // the first boot's number
+	// IP is its private address.
+	IP string `cbor:"20,keyasint,omitempty"`
 }
 
 // ContainerInfo describes one container of the session.
@@ -237,6 +240,8 @@ type ContainerInfo struct {
 	Exited bool   `cbor:"7,keyasint"`
 	Tag    string `cbor:"8,keyasint,omitempty"`
 	Boot   int    `cbor:"9,keyasint,omitempty"` // the current boot's number
+	// IP is its private address.
+	IP string `cbor:"20,keyasint,omitempty"`
 }
 
 // ContainerList lists the session's containers.

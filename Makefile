@@ -8,7 +8,7 @@ DEMO_DIR ?= /tmp/tffs-demo
 # libc6-dev, pkg-config, libzmq3-dev), the container runtime (containerd, runc), FUSE (fuse3), the test
 # image's busybox, network and storage tools the node and tests use, and the tools the tests drive.
 PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd runc fuse3 busybox-static \
-            iproute2 nftables btrfs-progs python3 tmux psmisc procps
+            iproute2 nftables btrfs-progs python3 tmux psmisc procps curl
 export CGO_ENABLED := 1
 
 .PHONY: deps build test unit bench soak demo clean busybox-image fresh

@@ -217,3 +217,7 @@ func (c *Container) dialTunnel(ctx context.Context, port int, wait time.Duration
 
 // isUnavailable reports whether err is ErrUnavailable (nothing listens).
 func isUnavailable(err error) bool { return errors.Is(err, ErrUnavailable) }
+
+// Done is closed when the tunnel is closed (by Close, or with its
+// container or session).
+func (t *Tunnel) Done() <-chan struct{} { return t.done }

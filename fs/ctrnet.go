@@ -101,7 +101,22 @@ func (c *ctr) netCtl(ctx context.Context, verb, rest string) error {
 	switch verb {
 	case "allow", "disallow":
 		if rest == "" || strings.ContainsAny(rest, " \t") {
-			return c.fail(failf(syscall.EINVAL, "ctl: %s takes one container name", verb))
+			return c.fail(failf(syscall.EINVAL, "ctl: %s takes one container name or externals/TAG", verb))
+		}
+		if tag, ok := strings.CutPrefix(rest, "externals/"); ok {
+			ext, err := c.f.loc.External(cctx, strings.TrimSuffix(tag, "/"))
+			if err != nil {
+				return c.fail(err)
+			}
+			if verb == "allow" {
+				err = sc.AllowConnectionFrom(cctx, ext)
+			} else {
+				err = sc.DisallowConnectionFrom(cctx, ext)
+			}
+			if err != nil {
+				return c.fail(err)
+			}
+			return nil
 		}
 		c.f.mu.Lock()
 		other := c.f.ctrs[rest]

@@ -24,11 +24,17 @@ import (
 // canConnect reports whether from's wget reaches to's httpd on port 80.
 func canConnect(t *testing.T, ctx context.Context, from, to *sdk.Container) bool {
 	t.Helper()
-	out, code, err := from.Run(ctx, "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "+to.IP()+" 80 2>&1")
+	return canReach(t, ctx, from, to.Name, to.IP())
+}
+
+// canReach reports whether from's nc gets the page of httpd at ip.
+func canReach(t *testing.T, ctx context.Context, from *sdk.Container, name, ip string) bool {
+	t.Helper()
+	out, code, err := from.Run(ctx, "sh", "-c", "printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 "+ip+" 80 2>&1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("%s → %s: code %d %q", from.Name, to.Name, code, out)
+	t.Logf("%s → %s: code %d %q", from.Name, name, code, out)
 	return code == 0 && strings.Contains(string(out), "page of")
 }
 
@@ -76,11 +82,11 @@ func tcpserveContainer(t *testing.T, ctx context.Context, loc *sdk.Location, nam
 	return c
 }
 
-func httpd(t *testing.T, ctx context.Context, loc *sdk.Location, name string) *sdk.Container {
+func httpd(t *testing.T, ctx context.Context, loc *sdk.Location, name string, opts ...sdk.SpawnOption) *sdk.Container {
 	t.Helper()
-	c, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Name(name),
+	c, err := loc.Node().SpawnContainer(ctx, "busybox", append([]sdk.SpawnOption{sdk.Name(name),
 		sdk.Command("httpd", "-f", "-p", "80", "-h", "/www"),
-		sdk.PreBootFile("/www/index.html", []byte("page of "+name+"\n")))
+		sdk.PreBootFile("/www/index.html", []byte("page of "+name+"\n"))}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,4 +303,53 @@ func TestTunnel(t *testing.T) {
 		t.Fatalf("network after destroy: %+v", st)
 	}
 	_ = context.Background
+}
+
+func TestNetExternals(t *testing.T) {
+	env := testenv.Start(t)
+	ns := env.Namespace()
+	owner, peer := env.Connect(t), env.Connect(t)
+	ctx := testenv.Ctx(t, 120*time.Second)
+	db := httpd(t, ctx, owner, "db", sdk.Tag("db"))
+	cli := httpd(t, ctx, peer, "cli", sdk.Tag("cli"))
+	ext, err := peer.External(ctx, "db")
+	if err != nil || ext.IP != db.IP() || ext.Name != "db" {
+		t.Fatalf("external db: %+v %v (db at %s)", ext, err, db.IP())
+	}
+	if o, err := peer.RefreshOffer(ctx); err != nil || len(o.Externals) != 1 || o.Externals[0].Tag != "db" {
+		t.Fatalf("peer's offer: %+v %v", o.Externals, err)
+	}
+	if canReach(t, ctx, cli, "db", ext.IP) {
+		t.Fatal("cli reached db before db's owner allowed it")
+	}
+	// Only db's owner changes db's firewall; it names cli by its tag.
+	if err := peer.ContainerByID(db.ID).AllowConnectionFrom(ctx, cli); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("peer changed db's firewall: %v", err)
+	}
+	extCli, err := owner.External(ctx, "cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := db.AllowConnectionFrom(ctx, extCli); err != nil {
+		t.Fatal(err)
+	}
+	if !canReach(t, ctx, cli, "db", ext.IP) {
+		t.Fatal("cli cannot reach db once allowed")
+	}
+	// Another account sees no externals of this one.
+	stranger := env.Connect(t, sdk.WithKeyPair(env.NewAccount(t, "stranger")))
+	if _, err := stranger.External(ctx, "db"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("another account found db: %v", err)
+	}
+	// A container that goes is taken out of the firewalls that let it in.
+	if st := testenv.InspectNet(t, ns); st.Allowed != 1 {
+		t.Fatalf("allowed sources: %+v", st)
+	}
+	cli.Destroy(ctx)
+	testenv.Eventually(t, 30*time.Second, "cli's address revoked from db's firewall", func() bool {
+		return testenv.InspectNet(t, ns).Allowed == 0
+	})
+	if _, err := peer.External(ctx, "cli"); !errors.Is(err, sdk.ErrNotFound) {
+		t.Fatalf("destroyed external still found: %v", err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net"
+	"sort"
 	"strconv"
 
 	bolt "go.etcd.io/bbolt"
@@ -24,11 +25,12 @@ var bucketNet = []byte("network") // "range" → CIDR; "node/<name>" → subnet 
 type netState struct {
 	lan     *net.IPNet
 	subnets map[string]int // node name → index of its /24 in lan
+	next    map[string]int // node name → where the next address search starts
 }
 
 // loadNetwork reads (or chooses and saves) the range and the node subnets.
 func (m *Master) loadNetwork() error {
-	m.net.subnets = map[string]int{}
+	m.net.subnets, m.net.next = map[string]int{}, map[string]int{}
 	return m.store.db.Update(func(tx *bolt.Tx) error {
 		b, err := tx.CreateBucketIfNotExists(bucketNet)
 		if err != nil {
@@ -103,9 +105,14 @@ func (m *Master) allocIP(node string) (*protocol.NetConfig, error) {
 			used[c.ip] = true
 		}
 	}
-	for h := 2; h < 255; h++ {
+	// Round robin from after the last one given: an address freed is
+	// taken again as late as possible.
+	start := m.net.next[node]
+	for k := 0; k < 253; k++ {
+		h := 2 + (start+k)%253
 		ip := net.IPv4(sn.IP[0], sn.IP[1], sn.IP[2], byte(h)).String()
 		if !used[ip] {
+			m.net.next[node] = (start + k + 1) % 253
 			return &protocol.NetConfig{IP: ip, Subnet: sn.String(), LAN: m.net.lan.String()}, nil
 		}
 	}
@@ -125,16 +132,25 @@ func (m *Master) allow(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, err)
 		return
 	}
-	other := m.containers[req.Other]
-	if other == nil || other.session != s.id {
-		other = nil
-		if id, ok := s.names[req.Other]; ok {
-			other = m.containers[id]
+	var other *container
+	if req.Tag != "" {
+		other = m.taggedOf(s.account, req.Tag)
+		if other == nil {
+			m.reply(s.id, msg, nil, fmt.Errorf("external %q: %w", req.Tag, protocol.ErrNotFound))
+			return
 		}
-	}
-	if other == nil {
-		m.reply(s.id, msg, nil, fmt.Errorf("container %q: %w", req.Other, protocol.ErrNotFound))
-		return
+	} else {
+		other = m.containers[req.Other]
+		if other == nil || other.session != s.id {
+			other = nil
+			if id, ok := s.names[req.Other]; ok {
+				other = m.containers[id]
+			}
+		}
+		if other == nil {
+			m.reply(s.id, msg, nil, fmt.Errorf("container %q: %w", req.Other, protocol.ErrNotFound))
+			return
+		}
 	}
 	if other.ip == "" || c.ip == "" {
 		m.reply(s.id, msg, nil, fmt.Errorf("container has no network address: %w", protocol.ErrUnavailable))
@@ -144,5 +160,103 @@ func (m *Master) allow(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, nil, err)
 		return
 	}
+	// Recorded before the node confirms: a revoke (the other container
+	// goes) must reach every address that may be in the node's set.
+	c.allow(other.ip, msg.Op == protocol.OpAllow)
+	m.saveContainer(c)
 	m.forwardToNode(s, msg)
+}
+
+func (c *container) allow(ip string, yes bool) {
+	if !yes {
+		delete(c.allowed, ip)
+		return
+	}
+	if c.allowed == nil {
+		c.allowed = map[string]bool{}
+	}
+	c.allowed[ip] = true
+}
+
+func (c *container) allowedList() []string {
+	out := make([]string, 0, len(c.allowed))
+	for ip := range c.allowed {
+		out = append(out, ip)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// revoke takes a container that is gone out of every firewall that let
+// it in, so its address, once given to another container, lets nothing
+// in.
+func (m *Master) revoke(gone *container) {
+	if gone.tag != "" && gone.ip != "" {
+		defer m.broadcastOffer() // one external less
+	}
+	if gone.ip == "" {
+		return
+	}
+	for _, c := range m.containers {
+		if !c.allowed[gone.ip] {
+			continue
+		}
+		c.allow(gone.ip, false)
+		m.saveContainer(c)
+		if n := m.nodes[c.node]; n != nil && n.online {
+			req, err := protocol.NewRequest(0, protocol.OpDisallow, protocol.NodeAllow{IP: gone.ip})
+			if err == nil {
+				req.Session, req.Container = c.session, c.id
+				err = m.srv.Send(n.peer, req)
+			}
+			if err != nil {
+				m.log.Warn("revoke: send to node failed", "node", n.name, "err", err)
+			}
+		}
+	}
+}
+
+// taggedOf finds the live container of account with tag.
+func (m *Master) taggedOf(account, tag string) *container {
+	for _, c := range m.containers {
+		if c.account == account && c.tag == tag && c.ip != "" {
+			return c
+		}
+	}
+	return nil
+}
+
+func (c *container) external() protocol.External {
+	return protocol.External{Tag: c.tag, Name: c.name, Node: c.node, IP: c.ip}
+}
+
+// external answers a session's look-up of a tagged container of its account.
+func (m *Master) external(s *session, msg *protocol.Msg) {
+	var req protocol.ExternalRequest
+	if err := msg.DecodeBody(&req); err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	c := m.taggedOf(s.account, req.Tag)
+	if c == nil {
+		m.reply(s.id, msg, nil, fmt.Errorf("external %q: %w", req.Tag, protocol.ErrNotFound))
+		return
+	}
+	m.reply(s.id, msg, c.external(), nil)
+}
+
+// offerFor is the resource offer as session s sees it: the nodes, and
+// the tagged containers of its account's other sessions.
+func (m *Master) offerFor(s *session) protocol.Offer {
+	o := m.offer()
+	if s == nil {
+		return o
+	}
+	for _, c := range m.containers {
+		if c.account == s.account && c.session != s.id && c.tag != "" && c.ip != "" {
+			o.Externals = append(o.Externals, c.external())
+		}
+	}
+	sort.Slice(o.Externals, func(i, j int) bool { return o.Externals[i].Tag < o.Externals[j].Tag })
+	return o
 }

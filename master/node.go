@@ -115,6 +115,7 @@ func (m *Master) dropNodeContainers(n *node, reason string) {
 	for id, c := range m.containers {
 		if c.node == n.name {
 			delete(m.containers, id)
+			m.revoke(c)
 			ids = append(ids, id)
 			if s := m.sessions[c.session]; s != nil {
 				delete(s.names, c.name)
@@ -136,6 +137,9 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 			c.booted(rep.Boot)
 			c.restored = false
 			m.saveContainer(c)
+			if c.tag != "" {
+				m.broadcastOffer() // a new external
+			}
 			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot, IP: c.ip})
 		}
 	case msg.Op == protocol.OpDestroy && c != nil && msg.Err == nil:
@@ -155,6 +159,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 
 func (m *Master) forget(c *container) {
 	delete(m.containers, c.id)
+	m.revoke(c)
 	m.unsave("", []string{c.id})
 	if s := m.sessions[c.session]; s != nil && s.names[c.name] == c.id {
 		delete(s.names, c.name)
@@ -238,9 +243,8 @@ func score(n protocol.NodeInfo) float64 {
 }
 
 func (m *Master) broadcastOffer() {
-	o := m.offer()
-	for id := range m.sessions {
-		m.event(id, protocol.OpOffer, o)
+	for id, s := range m.sessions {
+		m.event(id, protocol.OpOffer, m.offerFor(s))
 	}
 }
 

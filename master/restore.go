@@ -1,6 +1,7 @@
 package master
 
 import (
+	"reflect"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -39,12 +40,13 @@ type containerRecord struct {
 	Exit       int    `cbor:"9,keyasint,omitempty"`
 	Boot       int    `cbor:"10,keyasint,omitempty"`
 	ExitedBoot int    `cbor:"11,keyasint,omitempty"`
-	IP         string `cbor:"20,keyasint,omitempty"`
+	IP         string   `cbor:"20,keyasint,omitempty"`
+	Allowed    []string `cbor:"21,keyasint,omitempty"`
 }
 
 func (c *container) record() containerRecord {
 	return containerRecord{ID: c.id, Name: c.name, Session: c.session, Node: c.node, Image: c.image, Account: c.account,
-		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot, IP: c.ip}
+		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot, IP: c.ip, Allowed: c.allowedList()}
 }
 
 // saveSession records a new session.
@@ -131,6 +133,9 @@ func (m *Master) restore() error {
 			tag: r.Tag, state: r.State, exit: r.Exit, boot: r.Boot, exitedBoot: r.ExitedBoot, restored: true, ip: r.IP}
 		m.containers[id] = c
 		m.sessions[r.Session].names[r.Name] = id
+		for _, ip := range r.Allowed {
+			c.allow(ip, true)
+		}
 	}
 	m.unsave("", stale) // a node that still runs one is told to drop it
 	if len(m.sessions) > 0 {
@@ -187,7 +192,7 @@ func (m *Master) adopt(c *container, r protocol.NodeContainer) {
 		m.event(c.session, protocol.EvContainerExit, ev) // it may have been lost with the old master
 	}
 	c.restored = false
-	if c.record() != before {
+	if !reflect.DeepEqual(c.record(), before) {
 		m.saveContainer(c)
 	}
 }

@@ -31,6 +31,7 @@ type container struct {
 	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
 	restored                       bool              // read from the store and not yet confirmed by its node
 	ip                             string            // its private address ("" for none)
+	allowed                        map[string]bool   // addresses its firewall lets in (network.go)
 }
 
 func (m *Master) handleClient(account string, in protocol.Incoming) {
@@ -99,7 +100,7 @@ func (m *Master) hello(account string, in protocol.Incoming) {
 		m.log.Info("session started", "account", account, "key", protocol.ShortKey(in.Key))
 		m.log.Debug("session id", "session", s.id)
 	}
-	m.reply(in.Peer, in.Msg, m.offer(), nil)
+	m.reply(in.Peer, in.Msg, m.offerFor(s), nil)
 }
 
 func (m *Master) reply(peer string, req *protocol.Msg, body any, err error) {
@@ -111,7 +112,7 @@ func (m *Master) reply(peer string, req *protocol.Msg, body any, err error) {
 func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 	switch msg.Op {
 	case protocol.OpOffer:
-		m.reply(s.id, msg, m.offer(), nil)
+		m.reply(s.id, msg, m.offerFor(s), nil)
 	case protocol.OpLayersNeeded:
 		m.layersNeeded(s, msg)
 	case protocol.OpLayerPut:
@@ -130,6 +131,8 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.reply(s.id, msg, m.list(s), nil)
 	case protocol.OpAllow, protocol.OpDisallow:
 		m.allow(s, msg)
+	case protocol.OpExternal:
+		m.external(s, msg)
 	case protocol.OpExec:
 		if m.exec(s, msg) {
 			m.forwardToNode(s, msg)
@@ -193,6 +196,7 @@ func (m *Master) endSession(id, reason string) {
 		if c.session == id {
 			nodes[c.node] = true
 			delete(m.containers, cid)
+			m.revoke(c)
 			ids = append(ids, cid)
 		}
 	}

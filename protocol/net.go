@@ -28,7 +28,8 @@ type NetConfig struct {
 // AllowRequest names the container (of the same session) whose
 // connections the request's container accepts or refuses.
 type AllowRequest struct {
-	Other string `cbor:"1,keyasint"` // container id or name
+	Other string `cbor:"1,keyasint,omitempty"` // container id or name
+	Tag   string `cbor:"2,keyasint,omitempty"` // or: the tag of a container of another session of the account
 }
 
 // NodeAllow is an allow or disallow as the master forwards it: the
@@ -45,4 +46,22 @@ type TunnelDial struct {
 	// WaitMillis: how long the node retries a refused connection (the
 	// server may not listen yet); 0 = try once.
 	WaitMillis int64 `cbor:"4,keyasint,omitempty"`
+}
+
+// OpExternal: ExternalRequest → External: a tagged container of another
+// session of the same account.
+const OpExternal = "net.external"
+
+// ExternalRequest names a tag.
+type ExternalRequest struct {
+	Tag string `cbor:"1,keyasint"`
+}
+
+// External is a tagged container as the other sessions of its account see
+// it: its owner's firewall decides who may connect.
+type External struct {
+	Tag  string `cbor:"1,keyasint"`
+	Name string `cbor:"2,keyasint"`
+	Node string `cbor:"3,keyasint"`
+	IP   string `cbor:"4,keyasint,omitempty"`
 }

@@ -72,6 +72,8 @@ type Offer struct {
 	// Master is the master's incarnation: it changes each time the master
 	// starts, so a client that sees another one says hello again.
 	Master string `cbor:"2,keyasint,omitempty"`
+	// Externals are the tagged containers of the account's other sessions.
+	Externals []External `cbor:"20,keyasint,omitempty"`
 }
 
 // Pong is the body of a heartbeat answer.

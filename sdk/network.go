@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
 	"github.com/tffs/tffs/protocol"
@@ -18,24 +19,25 @@ func (c *Container) IP() string {
 	return c.ip
 }
 
-// AllowConnectionFrom lets other (a container of this session) open
-// connections to c. A container accepts none until its owner allows them.
-func (c *Container) AllowConnectionFrom(ctx context.Context, other *Container) error {
+// AllowConnectionFrom lets other (a container of this session, or an
+// external) open connections to c. A container accepts none until its
+// owner allows them.
+func (c *Container) AllowConnectionFrom(ctx context.Context, other Peer) error {
 	return c.allow(ctx, protocol.OpAllow, other)
 }
 
 // DisallowConnectionFrom refuses new connections from other again
 // (connections already open are not cut).
-func (c *Container) DisallowConnectionFrom(ctx context.Context, other *Container) error {
+func (c *Container) DisallowConnectionFrom(ctx context.Context, other Peer) error {
 	return c.allow(ctx, protocol.OpDisallow, other)
 }
 
-func (c *Container) allow(ctx context.Context, op string, other *Container) error {
-	if other == nil {
+func (c *Container) allow(ctx context.Context, op string, other Peer) error {
+	if other == nil || reflect.ValueOf(other).IsNil() {
 		return fmt.Errorf("%s: no container: %w", op, ErrInvalid)
 	}
-	if err := c.loc.call(ctx, op, protocol.AllowRequest{Other: other.ID}, nil, c.ID); err != nil {
-		return fmt.Errorf("%s %s from %s: %w", op, c.Name, other.Name, err)
+	if err := c.loc.call(ctx, op, other.allowRequest(), nil, c.ID); err != nil {
+		return fmt.Errorf("%s %s from %s: %w", op, c.Name, other.peerName(), err)
 	}
 	return nil
 }
@@ -97,4 +99,39 @@ func (c *Container) WaitHTTP(ctx context.Context, port int, path string, status 
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// Peer is what a container's firewall may let in: a *Container of this
+// session or an *External.
+type Peer interface {
+	allowRequest() protocol.AllowRequest
+	peerName() string
+}
+
+func (c *Container) allowRequest() protocol.AllowRequest { return protocol.AllowRequest{Other: c.ID} }
+func (c *Container) peerName() string                    { return c.Name }
+
+// External is a tagged container of another session of this account. Its
+// owner decides with AllowConnectionFrom who may connect to it.
+type External struct {
+	Tag  string
+	Name string // its name in its own session
+	Node string
+	IP   string // its private address
+}
+
+func (e *External) allowRequest() protocol.AllowRequest { return protocol.AllowRequest{Tag: e.Tag} }
+func (e *External) peerName() string                    { return "external " + e.Tag }
+
+// External finds the container of this account tagged tag (ErrNotFound if
+// there is none).
+func (l *Location) External(ctx context.Context, tag string) (*External, error) {
+	if err := protocol.CheckTag(tag); err != nil {
+		return nil, fmt.Errorf("external: %w", err)
+	}
+	var rep protocol.External
+	if err := l.call(ctx, protocol.OpExternal, protocol.ExternalRequest{Tag: tag}, &rep, ""); err != nil {
+		return nil, fmt.Errorf("external %s: %w", tag, err)
+	}
+	return &External{Tag: rep.Tag, Name: rep.Name, Node: rep.Node, IP: rep.IP}, nil
 }

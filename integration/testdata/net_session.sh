@@ -46,7 +46,7 @@ echo "untunnel $PORT" > web/ctl
 expect "tunnels after untunnel" "$(cat web/tunnels)" ""
 if curl -s --max-time 5 localhost:$PORT >/dev/null; then fail "untunnelled port answers"; fi
 echo "tunnel 80 $PORT" > web/ctl
-rmdir web
+rmdir web || fail "rmdir web: $(cat web/error)"
 if curl -s --max-time 5 localhost:$PORT >/dev/null; then fail "tunnel outlived its container"; fi
-rmdir cli
+rmdir cli || fail "rmdir cli: $(cat cli/error)"
 echo OK

@@ -15,6 +15,7 @@ import (
 // table beyond the table's fixed ones.
 type NetState struct {
 	Veths, Bridges, Rules, Sets int
+	Allowed                     int // elements of all the sets: sources let in
 }
 
 // InspectNet reads the network state of the node whose containerd
@@ -44,6 +45,11 @@ func InspectNet(t testing.TB, namespace string) NetState {
 	}
 	if sets, err := c.GetSets(tab); err == nil {
 		st.Sets = len(sets)
+		for _, s := range sets {
+			if els, err := c.GetSetElements(s); err == nil {
+				st.Allowed += len(els)
+			}
+		}
 	}
 	return st
 }

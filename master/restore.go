@@ -40,8 +40,11 @@ type containerRecord struct {
 	Exit       int    `cbor:"9,keyasint,omitempty"`
 	Boot       int    `cbor:"10,keyasint,omitempty"`
 	ExitedBoot int    `cbor:"11,keyasint,omitempty"`
-	IP         string   `cbor:"20,keyasint,omitempty"`
-	Allowed    []string `cbor:"21,keyasint,omitempty"`
+
+	// The network (network.go): its address and the addresses its
+	// firewall lets in.
+	IP      string   `cbor:"20,keyasint,omitempty"`
+	Allowed []string `cbor:"21,keyasint,omitempty"`
 }
 
 func (c *container) record() containerRecord {

@@ -50,14 +50,18 @@ func TestNetMount(t *testing.T) {
 	if err := os.Mkdir(srv, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	for _, kv := range [][2]string{{"image", "busybox\n"}, {"cmd", "httpd -f -p 80 -h /www\n"},
-		{"files/www/index.html", "page of srv\n"}, {"ctl", "start\n"}} {
+	for _, kv := range [][2]string{{"image", "busybox\n"},
+		{"cmd", `sh -c "mkdir -p /www && echo page of srv > /www/index.html && exec httpd -f -p 80 -h /www"` + "\n"},
+		{"ctl", "start\n"}} {
 		if err := write(kv[0], kv[1]); err != nil {
 			t.Fatalf("%s: %v", kv[0], err)
 		}
 	}
 	ipb, _ := os.ReadFile(filepath.Join(srv, "ip"))
 	ip := strings.TrimSpace(string(ipb))
+	if !srvUp(t, ctx, loc, "srv") {
+		t.Fatal("srv's httpd does not answer")
+	}
 	if canReach(t, ctx, p, "srv", ip) {
 		t.Fatal("the external reached srv before srv allowed it")
 	}
@@ -76,4 +80,15 @@ func TestNetMount(t *testing.T) {
 		st := testenv.InspectNet(t, env.Namespace())
 		return st.Veths == 0 && st.Rules == 0 && st.Sets == 0
 	})
+}
+
+// srvUp waits for the httpd of the session's container name.
+func srvUp(t *testing.T, ctx context.Context, loc *sdk.Location, name string) bool {
+	t.Helper()
+	for _, c := range loc.Containers() {
+		if c.Name == name {
+			return c.WaitTCP(ctx, 80) == nil
+		}
+	}
+	return false
 }

@@ -119,6 +119,27 @@ func (m *Master) allocIP(node string) (*protocol.NetConfig, error) {
 	return nil, fmt.Errorf("node %s has no free address: %w", node, protocol.ErrLimit)
 }
 
+// peersOf lists the online nodes other than n that have an address,
+// with their subnets (allocated here if need be), for n's routes.
+func (m *Master) peersOf(n *node) []protocol.NodePeer {
+	if n.addr != "" {
+		m.subnetOf(n.name) // its peers route to it from now on
+	}
+	var out []protocol.NodePeer
+	for _, p := range m.nodes {
+		if p == n || !p.online || p.addr == "" {
+			continue
+		}
+		sn, err := m.subnetOf(p.name)
+		if err != nil {
+			continue
+		}
+		out = append(out, protocol.NodePeer{Name: p.name, Addr: p.addr, Subnet: sn.String()})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
 // allow checks an allow/disallow of the session's container and forwards
 // it to the container's node with the other container's address.
 func (m *Master) allow(s *session, msg *protocol.Msg) {

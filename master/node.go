@@ -16,6 +16,7 @@ type node struct {
 	online   bool
 	lastSeen time.Time
 	stats    protocol.NodeStats
+	addr     string // where other nodes reach it ("" for none)
 }
 
 func (m *Master) handleNode(name string, in protocol.Incoming) {
@@ -84,8 +85,9 @@ func (m *Master) nodeHello(n *node, in protocol.Incoming) {
 	}
 	wasOnline := n.online
 	n.peer, n.boot, n.online, n.stats = in.Peer, h.Boot, true, h.Stats
+	n.addr = h.Addr
 	drop := m.settle(n, h.Containers)
-	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop}, nil)
+	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop, Peers: m.peersOf(n)}, nil)
 	if !wasOnline {
 		m.log.Info("node joined", "node", n.name)
 		info := m.nodeInfo(n)

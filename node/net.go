@@ -83,6 +83,20 @@ func (n *Node) detachNet(c *ctr) error {
 	return n.net.Detach(c.id)
 }
 
+// setPeers routes the other nodes' container subnets to them.
+func (n *Node) setPeers(peers []protocol.NodePeer) {
+	if n.cfg.Addr == "" {
+		return
+	}
+	ps := make([]network.Peer, 0, len(peers))
+	for _, p := range peers {
+		ps = append(ps, network.Peer{Addr: p.Addr, Subnet: p.Subnet})
+	}
+	if err := n.net.SetPeers(ps); err != nil {
+		n.log.Warn("routes to other nodes", "err", err)
+	}
+}
+
 // allowNet adds or removes a source of a container's firewall.
 func (n *Node) allowNet(c *ctr, m *protocol.Msg) (any, error) {
 	var req protocol.NodeAllow

@@ -35,6 +35,11 @@ type Config struct {
 	// "*" trusts every image. Empty: no spawn may relax it.
 	TrustedImages []string
 	Log           *slog.Logger
+
+	// Addr is the address other nodes reach this one on: it joins the
+	// location's LAN (routes to the other nodes' container subnets). ""
+	// = no LAN to other hosts.
+	Addr string
 }
 
 // Node is a node daemon. Create it with New, then Run it.
@@ -260,7 +265,7 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 	// to any spawn whose container it lacks: the master never takes a
 	// spawn it answered for one the node lost.
 	n.mu.Lock()
-	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers))}
+	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers)), Addr: n.cfg.Addr}
 	// One being destroyed is still reported: the master holds it until
 	// the destroy's reply, and must not report it lost before.
 	for _, c := range n.containers {
@@ -274,6 +279,7 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 		n.log.Warn("hello to master failed", "err", err)
 		return err
 	}
+	n.setPeers(rep.Peers)
 	n.mu.Lock()
 	n.master = rep.Master
 	var drop []*ctr

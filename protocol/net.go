@@ -65,3 +65,11 @@ type External struct {
 	Node string `cbor:"3,keyasint"`
 	IP   string `cbor:"4,keyasint,omitempty"`
 }
+
+// NodePeer is another node as the master tells a node about it: the
+// address the node reaches it on and the subnet of its containers.
+type NodePeer struct {
+	Name   string `cbor:"1,keyasint"`
+	Addr   string `cbor:"2,keyasint"`
+	Subnet string `cbor:"3,keyasint"`
+}

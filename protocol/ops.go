@@ -102,6 +102,9 @@ type NodeHello struct {
 	// Containers are the containers the node runs, so a master that
 	// restarted or forgot some can settle its records with the node's.
 	Containers []NodeContainer `cbor:"4,keyasint,omitempty"`
+	// Addr is the address other nodes reach this one on ("": a node alone
+	// on its host network, no LAN to other hosts).
+	Addr string `cbor:"20,keyasint,omitempty"`
 }
 
 // NodeContainer is a node's report of one container it runs: the node's
@@ -119,6 +122,9 @@ type NodeHelloReply struct {
 	// Drop names the reported containers the master does not know: the
 	// node destroys them.
 	Drop []string `cbor:"2,keyasint,omitempty"`
+	// Peers are the other nodes with an address: the node routes their
+	// containers' subnets to them.
+	Peers []NodePeer `cbor:"20,keyasint,omitempty"`
 }
 
 // Layer describes one image layer blob.

@@ -71,6 +71,7 @@ func runNode(ctx context.Context, args []string) error {
 	trusted := fs.String("trusted-images", "", "comma-separated image config digests (sha256:...) whose containers may ask for less hardening (sdk.Trusted...); * = every image")
 	debug := fs.Bool("debug", false, "debug logging")
 	printKey := fs.Bool("print-key", false, "print this node's public key and exit")
+	lanAddr := fs.String("addr", "", "the address other nodes reach this one on (joins the containers' LAN across hosts)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
@@ -86,7 +87,7 @@ func runNode(ctx context.Context, args []string) error {
 		return fmt.Errorf("--uid-start and --uid-size must be below 2^31: %w", protocol.ErrInvalid)
 	}
 	n, err := node.New(node.Config{Name: *name, Dir: *dir, Master: protocol.TCPAddr(*addr), MasterKey: *key,
-		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug), TrustedImages: splitList(*trusted),
+		Containerd: *ctrd, Namespace: *ns, Log: logger(*debug), TrustedImages: splitList(*trusted), Addr: *lanAddr,
 		Hardening: runtime.Hardening{UIDStart: uint32(*uidStart), UIDSize: uint32(*uidSize), PidsLimit: *pids, Memory: *memory}})
 	if err != nil {
 		return err

@@ -8,5 +8,5 @@
 // Names are derived from the node's containerd namespace, so nodes that
 // share a host never touch each other's links or rules: the bridge is
 // "tb"+8 hex digits, a container's host-side veth "tv"+4+8 hex digits
-// (interface names are at most 15 bytes), the table "tffs-"+namespace.
+// (interface names are at most 15 bytes), the table the namespace (with a "tffs-" prefix if it lacks one).
 package network

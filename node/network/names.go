@@ -3,6 +3,7 @@ package network
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strings"
 )
 
 func short(s string, n int) string {
@@ -20,8 +21,14 @@ func VethPrefix(namespace string) string { return "tv" + short(namespace, 4) }
 // VethName is the host-side veth of container id.
 func VethName(namespace, id string) string { return VethPrefix(namespace) + short(namespace+"/"+id, 8) }
 
-// TableName is the nftables table (family inet) of a namespace's node.
-func TableName(namespace string) string { return "tffs-" + namespace }
+// TableName is the nftables table (family inet) of a namespace's node:
+// the namespace, prefixed with "tffs-" unless it is already.
+func TableName(namespace string) string {
+	if strings.HasPrefix(namespace, "tffs-") {
+		return namespace
+	}
+	return "tffs-" + namespace
+}
 
 // setName is the set of sources allowed to connect to container id.
 func setName(id string) string { return "a-" + id }

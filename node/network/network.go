@@ -191,6 +191,9 @@ func (n *Net) Cleanup() error {
 	if err != nil {
 		errs = append(errs, fmt.Errorf("network: remove nftables table: %w", err))
 	}
+	if err := n.delRoutes(); err != nil {
+		errs = append(errs, err)
+	}
 	n.subnet, n.gw, n.lan, n.nft = nil, nil, nil, nil
 	return errors.Join(errs...)
 }

@@ -4,6 +4,7 @@
 //	tcpserve echo PORT        echo every connection (half-close passes back)
 //	tcpserve sha PORT         read to EOF, answer the hex sha256 of it
 //	tcpserve say PORT TEXT    write TEXT and close
+//	tcpserve count PORT       read to EOF, answer the number of bytes
 package main
 
 import (
@@ -44,6 +45,9 @@ func serve(c *net.TCPConn) {
 		h := sha256.New()
 		io.Copy(h, c)
 		fmt.Fprintf(c, "%x\n", h.Sum(nil))
+	case "count":
+		n, _ := io.Copy(io.Discard, c)
+		fmt.Fprintf(c, "%d\n", n)
 	case "say":
 		io.WriteString(c, os.Args[3]+"\n")
 	}

@@ -41,9 +41,7 @@ func (m *Master) loadNetwork() error {
 			cidr = string(b.Get([]byte("range")))
 		}
 		if cidr == "" {
-			var x [1]byte
-			rand.Read(x[:])
-			cidr = fmt.Sprintf("10.%d.0.0/16", 64+int(x[0])%128)
+			cidr = freeRange()
 		}
 		_, lan, err := net.ParseCIDR(cidr)
 		if err != nil || lan.IP.To4() == nil {
@@ -65,6 +63,37 @@ func (m *Master) loadNetwork() error {
 			return nil
 		})
 	})
+}
+
+// freeRange picks a random /16 in 10.64.0.0-10.191.0.0 that no address of
+// this host is in (other locations on the host use those).
+func freeRange() string {
+	var used []*net.IPNet
+	if addrs, err := net.InterfaceAddrs(); err == nil {
+		for _, a := range addrs {
+			if n, ok := a.(*net.IPNet); ok {
+				used = append(used, n)
+			}
+		}
+	}
+	var cidr string
+	for try := 0; try < 64; try++ {
+		var x [1]byte
+		rand.Read(x[:])
+		cidr = fmt.Sprintf("10.%d.0.0/16", 64+int(x[0])%128)
+		_, r, _ := net.ParseCIDR(cidr)
+		clash := false
+		for _, u := range used {
+			if r.Contains(u.IP) || u.Contains(r.IP) {
+				clash = true
+				break
+			}
+		}
+		if !clash {
+			break
+		}
+	}
+	return cidr
 }
 
 // subnetOf returns node's /24, allocating it on first use.

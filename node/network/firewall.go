@@ -17,6 +17,8 @@ import (
 //	  ct state established,related accept
 //	  ip daddr <A> ip saddr != @a-<A's id> drop      # one per container
 //	}
+//	chain input { type filter hook input priority filter; policy accept;
+//	  iifname <bridge> ct state != established,related drop }
 //	chain postrouting { type nat hook postrouting priority srcnat;
 //	  ip saddr <subnet> ip daddr != <lan> masquerade }
 //
@@ -31,7 +33,7 @@ func forwardChain(t *nftables.Table) *nftables.Chain {
 	return &nftables.Chain{Name: "forward", Table: t}
 }
 
-func installTable(c *nftables.Conn, t *nftables.Table, subnet, lan *net.IPNet) error {
+func installTable(c *nftables.Conn, t *nftables.Table, bridge string, subnet, lan *net.IPNet) error {
 	c.AddTable(t)
 	// Start from an empty table: a node that restarts makes it again.
 	c.FlushTable(t)
@@ -46,6 +48,21 @@ func installTable(c *nftables.Conn, t *nftables.Table, subnet, lan *net.IPNet) e
 		&expr.Cmp{Op: expr.CmpOpNeq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
 		&expr.Verdict{Kind: expr.VerdictAccept},
 	}})
+	// Containers open no connection to the node itself (its services are
+	// not theirs to use); the node's own connections into them get their
+	// answers.
+	in := c.AddChain(&nftables.Chain{Name: "input", Table: t, Type: nftables.ChainTypeFilter,
+		Hooknum: nftables.ChainHookInput, Priority: nftables.ChainPriorityFilter, Policy: &accept})
+	c.AddRule(&nftables.Rule{Table: t, Chain: in, Exprs: []expr.Any{
+		&expr.Meta{Key: expr.MetaKeyIIFNAME, Register: 1},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: ifname(bridge)},
+		&expr.Ct{Register: 1, Key: expr.CtKeySTATE},
+		&expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4,
+			Mask: binaryutil.NativeEndian.PutUint32(expr.CtStateBitESTABLISHED | expr.CtStateBitRELATED),
+			Xor:  binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Cmp{Op: expr.CmpOpEq, Register: 1, Data: binaryutil.NativeEndian.PutUint32(0)},
+		&expr.Verdict{Kind: expr.VerdictDrop},
+	}})
 	post := c.AddChain(&nftables.Chain{Name: "postrouting", Table: t, Type: nftables.ChainTypeNAT,
 		Hooknum: nftables.ChainHookPostrouting, Priority: nftables.ChainPriorityNATSource})
 	exprs := ipv4()
@@ -54,6 +71,13 @@ func installTable(c *nftables.Conn, t *nftables.Table, subnet, lan *net.IPNet) e
 	exprs = append(exprs, &expr.Masq{})
 	c.AddRule(&nftables.Rule{Table: t, Chain: post, Exprs: exprs})
 	return c.Flush()
+}
+
+// ifname is an interface name as nftables compares it (NUL-padded).
+func ifname(n string) []byte {
+	b := make([]byte, 16)
+	copy(b, n)
+	return b
 }
 
 // ipv4 matches IPv4 packets (the table is inet).

@@ -85,7 +85,7 @@ func (n *Net) Ensure(subnet, lan string) error {
 	if err != nil {
 		return fmt.Errorf("network: nftables: %w", err)
 	}
-	if err := installTable(c, n.table(), sn, ln); err != nil {
+	if err := installTable(c, n.table(), BridgeName(n.ns), sn, ln); err != nil {
 		return fmt.Errorf("network: install nftables table: %w", err)
 	}
 	n.subnet, n.gw, n.lan, n.nft = sn, gw, ln, c

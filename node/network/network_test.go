@@ -104,6 +104,30 @@ func TestAttachFirewallCleanup(t *testing.T) {
 	if dial() == nil {
 		t.Fatal("b reached a after disallow")
 	}
+	// Containers open no connection to the node itself.
+	host, err := net.Listen("tcp", "10.251.7.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	go func() {
+		for {
+			c, err := host.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	hctx, hcancel := context.WithTimeout(context.Background(), 700*time.Millisecond)
+	if c, err := inNS(pb, func() (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(hctx, "tcp", host.Addr().String())
+	}); err == nil {
+		c.Close()
+		t.Error("a container connected to the node's own address")
+	}
+	hcancel()
 	// The node reaches a's port from inside a's namespace.
 	c, err := DialTCP(context.Background(), pa, 8000)
 	if err != nil {

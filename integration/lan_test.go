@@ -159,3 +159,70 @@ func TestNetLANAcrossHosts(t *testing.T) {
 	}
 	_ = context.Background
 }
+
+// TestNetNodeKillLeavesNoNetwork: a node killed with SIGKILL leaves its
+// containers' veths, firewall rules and sets behind; the node started again
+// removes them all, and a node that stops cleanly leaves no bridge, table
+// or namespace.
+func TestNetNodeKillLeavesNoNetwork(t *testing.T) {
+	env := testenv.Start(t, testenv.NoNode())
+	bin := testenv.Binary(t)
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	ns := fmt.Sprintf("tffs-tk%d", os.Getpid())
+	nodeDir := filepath.Join(env.Dir, "nk")
+	key := strings.TrimSpace(sh(t, bin, "node", "--dir", nodeDir, "--print-key"))
+	if err := env.Loc.Master.AddNode("nk", key); err != nil {
+		t.Fatal(err)
+	}
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "node", "--name", "nk", "--dir", nodeDir, "--namespace", ns,
+			"--master", env.Loc.Config.Master, "--master-key", env.Loc.Config.MasterKey)
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		return cmd
+	}
+	node := start()
+	defer func() { node.Process.Signal(os.Interrupt); node.Wait() }()
+	loc := env.Connect(t)
+	testenv.Eventually(t, 60*time.Second, "node nk in the offer", func() bool {
+		o, _ := loc.RefreshOffer(ctx)
+		return len(o.Nodes) == 1
+	})
+	if _, err := loc.ImportImages(ctx, busyboxTar(t, env), nil); err != nil {
+		t.Fatal(err)
+	}
+	a := httpd(t, ctx, loc, "a")
+	b := httpd(t, ctx, loc, "b")
+	if err := a.AllowConnectionFrom(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+	if st := testenv.InspectNet(t, ns); st.Veths != 2 || st.Rules != 2 || st.Sets != 2 || st.Allowed != 1 || st.Bridges != 1 {
+		t.Fatalf("before the kill: %+v", st)
+	}
+	node.Process.Kill()
+	node.Wait()
+	node = start()
+	testenv.Eventually(t, 60*time.Second, "the restarted node removed the killed one's network", func() bool {
+		st := testenv.InspectNet(t, ns)
+		return st.Veths == 0 && st.Rules == 0 && st.Sets == 0 && testenv.NetnsCount(ns+"+") == 0
+	})
+	// The node's network works again for a new container, then a clean
+	// stop leaves nothing.
+	testenv.Eventually(t, 30*time.Second, "the restarted node in the offer", func() bool {
+		o, _ := loc.RefreshOffer(ctx)
+		return len(o.Nodes) == 1
+	})
+	c := httpd(t, ctx, loc, "c")
+	if c.IP() == "" {
+		t.Fatal("no address after the restart")
+	}
+	node.Process.Signal(os.Interrupt)
+	node.Wait()
+	if st := testenv.InspectNet(t, ns); st != (testenv.NetState{}) {
+		t.Fatalf("after a clean stop: %+v", st)
+	}
+	if n := testenv.NetnsCount(ns + "+"); n != 0 {
+		t.Fatalf("%d netns left", n)
+	}
+}

@@ -36,6 +36,9 @@ type Config struct {
 	// Network is the location's private range, an IPv4 /16 (one /24 per
 	// node); "" = the one kept in the store, else one chosen at random.
 	Network string
+	// HTTPListen and HTTPSListen are the web gateway's addresses
+	// (host:port); "" = none.
+	HTTPListen, HTTPSListen string
 }
 
 func (c *Config) setDefaults() {
@@ -93,6 +96,8 @@ type Master struct {
 	nodes      map[string]*node
 	containers map[string]*container
 	net        netState // address allocation (network.go)
+	endpoints  map[string]*endpoint // published domains (gateway.go)
+	gw         gateway
 
 	wg sync.WaitGroup
 }
@@ -135,6 +140,9 @@ func New(cfg Config) (*Master, error) {
 	}
 	if err == nil {
 		err = m.restore()
+	}
+	if err == nil {
+		err = m.startGateway()
 	}
 	if err != nil {
 		m.srv.Close()
@@ -199,6 +207,7 @@ func (m *Master) shutdown() {
 // release closes the socket, waits for the master's goroutines and the
 // admin socket, and closes the store.
 func (m *Master) release() error {
+	m.stopGateway()
 	m.srv.Close()
 	m.wg.Wait()
 	m.life.stopAdmin()

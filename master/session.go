@@ -133,6 +133,10 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.allow(s, msg)
 	case protocol.OpExternal:
 		m.external(s, msg)
+	case protocol.OpPublish, protocol.OpUnpublish:
+		m.publish(s, msg)
+	case protocol.OpEndpointCert:
+		m.endpointCert(s, msg)
 	case protocol.OpExec:
 		if m.exec(s, msg) {
 			m.forwardToNode(s, msg)
@@ -190,6 +194,7 @@ func (m *Master) endSession(id, reason string) {
 		return
 	}
 	delete(m.sessions, id)
+	m.endSessionEndpoints(id)
 	nodes := map[string]bool{}
 	var ids []string
 	for cid, c := range m.containers {

@@ -123,14 +123,50 @@ func (n *Node) tunnelDial(ctx context.Context, c *ctr, m *protocol.Msg) (any, er
 	if err := m.DecodeBody(&req); err != nil {
 		return nil, err
 	}
+	return n.tunnelConnect(ctx, c, req, m.Session)
+}
+
+// gatewayDial is a tunnel dial of the master's web gateway: its streams
+// are the master's (scope "").
+func (n *Node) gatewayDial(ctx context.Context, m *protocol.Msg) (any, error) {
+	var req protocol.GatewayDial
+	if err := m.DecodeBody(&req); err != nil {
+		return nil, err
+	}
+	c, err := n.lookup(&protocol.Msg{Container: m.Container, Session: req.Session})
+	if err != nil {
+		n.streams.Remove(protocol.StreamKey{ID: req.Dial.Up})
+		return nil, err
+	}
+	return n.tunnelConnect(ctx, c, req.Dial, "")
+}
+
+// preRegisterGateway registers the up stream of a gateway dial.
+func (n *Node) preRegisterGateway(m *protocol.Msg) (protocol.StreamKey, bool) {
+	var req protocol.GatewayDial
+	if m.DecodeBody(&req) != nil || req.Dial.Up == 0 {
+		return protocol.StreamKey{}, false
+	}
+	id := req.Dial.Up
+	recv := protocol.NewReceiver(func(seq uint64) {
+		n.send(&protocol.Msg{Kind: protocol.KindAck, Stream: id, Seq: seq})
+	})
+	key := protocol.StreamKey{ID: id}
+	n.streams.AddReceiver(key, recv)
+	return key, true
+}
+
+// tunnelConnect connects to req.Port in c and carries the connection on
+// req's streams, of scope (a session, or "" for the master's).
+func (n *Node) tunnelConnect(ctx context.Context, c *ctr, req protocol.TunnelDial, scope string) (any, error) {
 	if req.Port <= 0 || req.Port > 65535 || req.Up == 0 || req.Down == 0 {
 		return nil, fmt.Errorf("tunnel to port %d: %w", req.Port, protocol.ErrInvalid)
 	}
-	up := n.inbound(m.Session, req.Up)
+	up := n.inbound(scope, req.Up)
 	if up == nil {
 		return nil, fmt.Errorf("tunnel stream: %w", protocol.ErrInvalid)
 	}
-	upKey := protocol.StreamKey{Scope: m.Session, ID: req.Up}
+	upKey := protocol.StreamKey{Scope: scope, ID: req.Up}
 	wait := time.Duration(min(max(req.WaitMillis, 0), 10*60*1000)) * time.Millisecond
 	deadline := time.Now().Add(wait)
 	var conn net.Conn
@@ -165,8 +201,8 @@ func (n *Node) tunnelDial(ctx context.Context, c *ctr, m *protocol.Msg) (any, er
 	}
 	c.conns[conn] = true
 	c.mu.Unlock()
-	down := n.output(m.Session, req.Down)
-	downKey := protocol.StreamKey{Scope: m.Session, ID: req.Down}
+	down := n.output(scope, req.Down)
+	downKey := protocol.StreamKey{Scope: scope, ID: req.Down}
 	var wg sync.WaitGroup
 	wg.Add(2)
 	n.wg.Add(1)

@@ -14,6 +14,8 @@ func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (an
 	switch m.Op {
 	case protocol.OpSpawn:
 		return n.spawn(ctx, m, recv)
+	case protocol.OpGatewayDial:
+		return n.gatewayDial(ctx, m)
 	case protocol.OpSessionEnd:
 		return n.sessionEnd(ctx, m)
 	case protocol.OpSessionStreamsReset:

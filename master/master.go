@@ -95,7 +95,7 @@ type Master struct {
 	sessions   map[string]*session
 	nodes      map[string]*node
 	containers map[string]*container
-	net        netState // address allocation (network.go)
+	net        netState             // address allocation (network.go)
 	endpoints  map[string]*endpoint // published domains (gateway.go)
 	gw         gateway
 

@@ -43,7 +43,7 @@ func newFS(loc *sdk.Location, log *slog.Logger) *FS {
 		{"containers", &containersDir{f: f}, fuse.DT_Dir},
 		{"volumes", &notYetDir{}, fuse.DT_Dir},
 		{"externals", &externalsDir{f: f}, fuse.DT_Dir},
-		{"endpoints", &notYetDir{}, fuse.DT_Dir},
+		{"endpoints", &endpointsDir{f: f}, fuse.DT_Dir},
 	}}
 	go f.watchOffer()
 	return f

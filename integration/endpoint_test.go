@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -13,11 +14,14 @@ import (
 	"io"
 	"math/big"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/location"
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/sdk"
@@ -139,4 +143,76 @@ func TestEndpoints(t *testing.T) {
 		_, err := get("web.example.test")
 		return err != nil
 	})
+}
+
+// TestEndpointsMount drives an endpoint through the mount: mkdir
+// endpoints/DOMAIN, `publish NAME PORT` on its ctl, cert and key, info.json,
+// rmdir.
+func TestEndpointsMount(t *testing.T) {
+	requireFUSE(t)
+	env := testenv.Start(t, func(c *location.Config) { c.HTTPListen, c.HTTPSListen = "127.0.0.1:0", "127.0.0.1:0" })
+	loc := env.Connect(t)
+	mnt := t.TempDir()
+	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Unmount()
+	ctx := testenv.Ctx(t, 2*time.Minute)
+	srv := filepath.Join(mnt, "nodes", "any", "srv")
+	if err := os.Mkdir(srv, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, kv := range [][2]string{{"image", "busybox\n"},
+		{"cmd", `sh -c "mkdir -p /www && echo page of srv > /www/index.html && exec httpd -f -p 80 -h /www"` + "\n"},
+		{"ctl", "start\n"}} {
+		if err := os.WriteFile(filepath.Join(srv, kv[0]), []byte(kv[1]), 0o644); err != nil {
+			t.Fatalf("%s: %v", kv[0], err)
+		}
+	}
+	if !srvUp(t, ctx, loc, "srv") {
+		t.Fatal("srv does not answer")
+	}
+	ep := filepath.Join(mnt, "endpoints", "site.example.test")
+	if err := os.Mkdir(ep, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(ep, "ctl"), []byte("publish nosuch 80\n"), 0o644); err == nil {
+		t.Fatal("publish of an unknown container succeeded")
+	}
+	if err := os.WriteFile(filepath.Join(ep, "ctl"), []byte("publish srv 80\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cert, key := selfSigned(t, "site.example.test")
+	os.WriteFile(filepath.Join(ep, "cert"), cert, 0o644)
+	if err := os.WriteFile(filepath.Join(ep, "key"), key, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	info, _ := os.ReadFile(filepath.Join(ep, "info.json"))
+	if !strings.Contains(string(info), `"srv": 80`) || !strings.Contains(string(info), `"tls": true`) {
+		t.Fatalf("info.json: %s", info)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cert)
+	conn, err := tls.Dial("tcp", env.Loc.Master.HTTPSAddr(), &tls.Config{ServerName: "site.example.test", RootCAs: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fmt.Fprintf(conn, "GET / HTTP/1.0\r\nHost: site.example.test\r\n\r\n")
+	b, _ := io.ReadAll(conn)
+	conn.Close()
+	if !strings.Contains(string(b), "page of srv") {
+		t.Fatalf("HTTPS through the endpoint: %q", b)
+	}
+	if err := os.Remove(ep); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+env.Loc.Master.HTTPAddr()+"/", nil)
+	req.Host = "site.example.test"
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		if resp.StatusCode == 200 {
+			t.Fatal("the endpoint answers after rmdir")
+		}
+	}
 }

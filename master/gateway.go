@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,24 @@ func (m *Master) HTTPSAddr() string {
 		return ""
 	}
 	return m.gw.tls.Addr().String()
+}
+
+// gatewayOffer adds the gateway and the session's endpoints to an offer.
+func (m *Master) gatewayOffer(s *session, o *protocol.Offer) {
+	o.Gateway = protocol.GatewayInfo{HTTP: m.HTTPAddr(), HTTPS: m.HTTPSAddr()}
+	for _, e := range m.endpoints {
+		if e.session != s.id {
+			continue
+		}
+		info := protocol.EndpointInfo{Domain: e.domain, TLS: e.cert != nil}
+		for _, b := range e.backends {
+			if c := m.containers[b.container]; c != nil {
+				info.Containers = append(info.Containers, c.name)
+			}
+		}
+		o.Endpoints = append(o.Endpoints, info)
+	}
+	sort.Slice(o.Endpoints, func(i, j int) bool { return o.Endpoints[i].Domain < o.Endpoints[j].Domain })
 }
 
 // lookupEndpoint finds the endpoint of host (exact, then the wildcard of

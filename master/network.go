@@ -308,5 +308,6 @@ func (m *Master) offerFor(s *session) protocol.Offer {
 		}
 	}
 	sort.Slice(o.Externals, func(i, j int) bool { return o.Externals[i].Tag < o.Externals[j].Tag })
+	m.gatewayOffer(s, &o)
 	return o
 }

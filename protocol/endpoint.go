@@ -35,3 +35,16 @@ type GatewayDial struct {
 	Session string     `cbor:"1,keyasint"`
 	Dial    TunnelDial `cbor:"2,keyasint"`
 }
+
+// GatewayInfo is where the location's web gateway listens.
+type GatewayInfo struct {
+	HTTP  string `cbor:"1,keyasint,omitempty"`
+	HTTPS string `cbor:"2,keyasint,omitempty"`
+}
+
+// EndpointInfo is one of the session's published domains.
+type EndpointInfo struct {
+	Domain     string   `cbor:"1,keyasint"`
+	Containers []string `cbor:"2,keyasint,omitempty"` // names
+	TLS        bool     `cbor:"3,keyasint,omitempty"`
+}

@@ -74,6 +74,9 @@ type Offer struct {
 	Master string `cbor:"2,keyasint,omitempty"`
 	// Externals are the tagged containers of the account's other sessions.
 	Externals []External `cbor:"20,keyasint,omitempty"`
+	// Gateway is the web gateway; Endpoints the session's domains.
+	Gateway   GatewayInfo    `cbor:"21,keyasint,omitempty"`
+	Endpoints []EndpointInfo `cbor:"22,keyasint,omitempty"`
 }
 
 // Pong is the body of a heartbeat answer.

@@ -26,10 +26,14 @@ func runMaster(ctx context.Context, args []string) error {
 	fs.Int64Var(&lim.LayerBytes, "max-layer-bytes", master.DefaultMaxLayerBytes, "stored layer bytes per account (-1: no limit)")
 	fs.IntVar(&lim.Uploads, "max-uploads", master.DefaultMaxUploads, "concurrent layer uploads per account (-1: no limit)")
 	debug := fs.Bool("debug", false, "debug logging")
+	network := fs.String("network", "", "the containers' private range, an IPv4 /16 (default: the stored one, else a random 10.x.0.0/16)")
+	httpAddr := fs.String("http", "", "web gateway HTTP address, host:port (empty: none)")
+	httpsAddr := fs.String("https", "", "web gateway HTTPS address, host:port (empty: none)")
 	if err := parseFlags(fs, args); err != nil {
 		return err
 	}
-	m, err := master.New(master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Limits: lim, Log: logger(*debug)})
+	m, err := master.New(master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Limits: lim, Log: logger(*debug),
+		Network: *network, HTTPListen: *httpAddr, HTTPSListen: *httpsAddr})
 	if err != nil {
 		return err
 	}

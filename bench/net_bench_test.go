@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tffs/tffs/internal/location"
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/sdk"
 )
@@ -132,5 +134,53 @@ func BenchmarkTunnel(b *testing.B) {
 			dl = append(dl, firstByte(b, directGreet))
 		}
 		report(b, "Tunnel connection set-up", median(tl), median(dl))
+	}
+}
+
+// BenchmarkEndpoint measures requests per second through the web gateway
+// (one client, sequential requests, a new connection each) against the
+// same requests sent straight to the container's address.
+func BenchmarkEndpoint(b *testing.B) {
+	env := testenv.Start(b, func(c *location.Config) { c.HTTPListen = "127.0.0.1:0" })
+	loc := env.Connect(b)
+	ctx := context.Background()
+	c, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("httpd", "-f", "-p", "80", "-h", "/www"),
+		sdk.PreBootFile("/www/index.html", []byte("hello\n")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := c.WaitTCP(ctx, 80); err != nil {
+		b.Fatal(err)
+	}
+	if err := loc.Publish(ctx, "bench.example.test", c, 80); err != nil {
+		b.Fatal(err)
+	}
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	run := func(url, host string, n int) time.Duration {
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			req, _ := http.NewRequest(http.MethodGet, url, nil)
+			req.Host = host
+			resp, err := client.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("%s: %s", url, resp.Status)
+			}
+		}
+		return time.Since(t0)
+	}
+	const n = 500
+	for i := 0; i < b.N; i++ {
+		gw := run("http://"+env.Loc.Master.HTTPAddr()+"/", "bench.example.test", n)
+		direct := run("http://"+c.IP()+"/", "", n)
+		rps := func(d time.Duration) float64 { return n / d.Seconds() }
+		b.ReportMetric(rps(gw), "req/s-gateway")
+		b.ReportMetric(rps(direct), "req/s-direct")
+		fmt.Printf("%-34s tffs %6.0f req/s   direct %6.0f req/s   ratio %.2f×\n", "Endpoint requests (sequential)",
+			rps(gw), rps(direct), rps(gw)/rps(direct))
 	}
 }

@@ -167,7 +167,7 @@ func TestNetLANAcrossHosts(t *testing.T) {
 func TestNetNodeKillLeavesNoNetwork(t *testing.T) {
 	env := testenv.Start(t, testenv.NoNode())
 	bin := testenv.Binary(t)
-	ctx := testenv.Ctx(t, 2*time.Minute)
+	ctx := testenv.Ctx(t, 4*time.Minute)
 	ns := fmt.Sprintf("tffs-tk%d", os.Getpid())
 	nodeDir := filepath.Join(env.Dir, "nk")
 	key := strings.TrimSpace(sh(t, bin, "node", "--dir", nodeDir, "--print-key"))
@@ -213,7 +213,18 @@ func TestNetNodeKillLeavesNoNetwork(t *testing.T) {
 		o, _ := loc.RefreshOffer(ctx)
 		return len(o.Nodes) == 1
 	})
-	c := httpd(t, ctx, loc, "c")
+	// A spawn sent before the restarted node said hello goes to the old
+	// connection and is lost: try again with a deadline of its own.
+	var c *sdk.Container
+	for try := 0; c == nil; try++ {
+		tctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		var err error
+		c, err = loc.Node().SpawnContainer(tctx, "busybox", sdk.Name(fmt.Sprintf("c%d", try)), sdk.Asleep())
+		cancel()
+		if err != nil && try == 3 {
+			t.Fatalf("spawn after the restart: %v", err)
+		}
+	}
 	if c.IP() == "" {
 		t.Fatal("no address after the restart")
 	}

@@ -135,7 +135,8 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.external(s, msg)
 	case protocol.OpPublish, protocol.OpUnpublish:
 		m.publish(s, msg)
-	case protocol.OpGatewayDial: // the master's own, never a client's
+	case protocol.OpGatewayDial, protocol.OpSessionEnd, protocol.OpSessionStreamsReset, protocol.OpNodeHello, protocol.OpLayerGet:
+		// The master's own operations on nodes, never a client's.
 		m.reply(s.id, msg, nil, fmt.Errorf("operation %q: %w", msg.Op, protocol.ErrInvalid))
 	case protocol.OpEndpointCert:
 		m.endpointCert(s, msg)

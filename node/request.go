@@ -12,6 +12,12 @@ import (
 // returns the reply body.
 func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (any, error) {
 	switch m.Op {
+	case protocol.OpSessionEnd, protocol.OpSessionStreamsReset, protocol.OpGatewayDial:
+		if m.Session != "" { // the master's own: a session's would reach other sessions
+			return nil, fmt.Errorf("operation %q from a session: %w", m.Op, protocol.ErrPermission)
+		}
+	}
+	switch m.Op {
 	case protocol.OpSpawn:
 		return n.spawn(ctx, m, recv)
 	case protocol.OpGatewayDial:

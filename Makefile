@@ -9,7 +9,7 @@ DEMO_DIR ?= /tmp/tffs-demo
 # image's busybox, network and storage tools the node and tests use, and the tools the tests drive.
 PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd runc fuse3 busybox-static \
             iproute2 nftables btrfs-progs python3 tmux psmisc procps \
-            git rsync tar openssh-client docker.io
+            git rsync tar openssh-client docker.io curl
 export CGO_ENABLED := 1
 
 .PHONY: deps build test unit bench soak demo clean busybox-image fresh

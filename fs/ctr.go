@@ -144,7 +144,9 @@ func (c *ctr) view(parent string) *ctrDir {
 		{"ctl", &ctlFile{do: c.ctl}, fuse.DT_File},
 		{"status", &textFile{get: func() []byte { return []byte(c.status()) }}, fuse.DT_File},
 		{"wait", &waitFile{wait: c.wait}, fuse.DT_File},
-		{"ip", &textFile{get: func() []byte { return nil }}, fuse.DT_File},
+		{"ip", &textFile{get: c.ipText}, fuse.DT_File},
+		{"tunnels", &textFile{get: c.tunnelsText}, fuse.DT_File},
+		{"info.json", &textFile{get: c.infoJSON}, fuse.DT_File},
 		{"stdout", &streamFile{get: func() *stream { return c.stdout }}, fuse.DT_File},
 		{"stderr", &streamFile{get: func() *stream { return c.stderr }}, fuse.DT_File},
 		{"procs", &procsDir{c: c}, fuse.DT_Dir},
@@ -284,10 +286,10 @@ func (c *ctr) ctl(ctx context.Context, line string) error {
 			return c.fail(err)
 		}
 		return nil
-	case "allow", "disallow", "tunnel":
-		return c.fail(failf(syscall.ENOTSUP, "ctl: %s is not built yet", verb))
+	case "allow", "disallow", "tunnel", "untunnel":
+		return c.netCtl(ctx, verb, rest)
 	}
-	return c.fail(failf(syscall.EINVAL, "ctl: unknown command %q (start, run, reboot, reset, stop, destroy)", verb))
+	return c.fail(failf(syscall.EINVAL, "ctl: unknown command %q (start, run, reboot, reset, stop, destroy, allow, disallow, tunnel, untunnel)", verb))
 }
 
 func (c *ctr) isDestroyed() bool {
@@ -461,6 +463,7 @@ func (c *ctr) markDestroyed() {
 		p.closeStreams()
 	}
 	c.f.emit("destroyed", "container", c.name)
+	c.closeTunnels()
 }
 
 // destroy removes the container from the location (a new one just goes).

@@ -45,8 +45,8 @@ func newFS(loc *sdk.Location, log *slog.Logger) *FS {
 		{"nodes", &nodesDir{f: f}, fuse.DT_Dir},
 		{"containers", &containersDir{f: f}, fuse.DT_Dir},
 		{"volumes", newVolumesDir(f), fuse.DT_Dir},
-		{"externals", &notYetDir{}, fuse.DT_Dir},
-		{"endpoints", &notYetDir{}, fuse.DT_Dir},
+		{"externals", &externalsDir{f: f}, fuse.DT_Dir},
+		{"endpoints", &endpointsDir{f: f}, fuse.DT_Dir},
 	}}
 	go f.watchOffer()
 	go f.watchVolumes()

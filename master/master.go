@@ -33,6 +33,13 @@ type Config struct {
 	LayerMaxEntries int
 	Limits          Limits // per-account limits (zero fields: defaults)
 	Log             *slog.Logger
+
+	// Network is the location's private range, an IPv4 /16 (one /24 per
+	// node); "" = the one kept in the store, else one chosen at random.
+	Network string
+	// HTTPListen and HTTPSListen are the web gateway's addresses
+	// (host:port); "" = none.
+	HTTPListen, HTTPSListen string
 }
 
 func (c *Config) setDefaults() {
@@ -94,7 +101,10 @@ type Master struct {
 	sessions   map[string]*session
 	nodes      map[string]*node
 	containers map[string]*container
-	volumes    map[string]*volume // by id (volume.go)
+	volumes    map[string]*volume   // by id (volume.go)
+	net        netState             // address allocation (network.go)
+	endpoints  map[string]*endpoint // published domains (gateway.go)
+	gw         gateway
 
 	wg sync.WaitGroup
 }
@@ -131,11 +141,16 @@ func New(cfg Config) (*Master, error) {
 	}
 	m.limits.Store(&cfg.Limits)
 	m.srv.SetRouteIdle(max(time.Hour, 2*cfg.SessionTimeout))
-	if err := m.loadKeys(); err == nil {
+	err = m.loadKeys()
+	if err == nil {
+		err = m.loadNetwork()
+	}
+	if err == nil {
 		err = m.restore()
 	}
 	if err == nil {
 		err = m.restoreVolumes()
+		err = m.startGateway()
 	}
 	if err != nil {
 		m.srv.Close()
@@ -200,6 +215,7 @@ func (m *Master) shutdown() {
 // release closes the socket, waits for the master's goroutines and the
 // admin socket, and closes the store.
 func (m *Master) release() error {
+	m.stopGateway()
 	m.srv.Close()
 	m.wg.Wait()
 	m.admin.stop()

@@ -16,6 +16,7 @@ type node struct {
 	online   bool
 	lastSeen time.Time
 	stats    protocol.NodeStats
+	addr     string // where other nodes reach it ("" for none)
 }
 
 func (m *Master) handleNode(name string, in protocol.Incoming) {
@@ -84,8 +85,9 @@ func (m *Master) nodeHello(n *node, in protocol.Incoming) {
 	}
 	wasOnline := n.online
 	n.peer, n.boot, n.online, n.stats = in.Peer, h.Boot, true, h.Stats
+	n.addr = h.Addr
 	drop := m.settle(n, h.Containers)
-	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop}, nil)
+	m.reply(in.Peer, in.Msg, protocol.NodeHelloReply{Master: m.incarnation, Drop: drop, Peers: m.peersOf(n)}, nil)
 	if !wasOnline {
 		m.cleanLeftovers(n)
 		m.log.Info("node joined", "node", n.name)
@@ -116,6 +118,7 @@ func (m *Master) dropNodeContainers(n *node, reason string) {
 	for id, c := range m.containers {
 		if c.node == n.name {
 			delete(m.containers, id)
+			m.revoke(c)
 			ids = append(ids, id)
 			if s := m.sessions[c.session]; s != nil {
 				delete(s.names, c.name)
@@ -140,7 +143,10 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 			}
 			c.restored = false
 			m.saveContainer(c)
-			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot})
+			if c.tag != "" {
+				m.broadcastOffer() // a new external
+			}
+			msg.SetBody(protocol.SpawnReply{ID: c.id, Name: c.name, Node: c.node, Boot: rep.Boot, IP: c.ip})
 		}
 	case msg.Op == protocol.OpDestroy && c != nil && msg.Err == nil:
 		m.forget(c)
@@ -159,6 +165,7 @@ func (m *Master) nodeReply(n *node, msg *protocol.Msg) {
 
 func (m *Master) forget(c *container) {
 	delete(m.containers, c.id)
+	m.revoke(c)
 	m.unsave("", []string{c.id})
 	if s := m.sessions[c.session]; s != nil && s.names[c.name] == c.id {
 		delete(s.names, c.name)
@@ -242,10 +249,8 @@ func score(n protocol.NodeInfo) float64 {
 }
 
 func (m *Master) broadcastOffer() {
-	o := m.offer()
 	for id, s := range m.sessions {
-		o.Volumes = m.accountVolumes(s.account)
-		m.event(id, protocol.OpOffer, o)
+		m.event(id, protocol.OpOffer, m.offerFor(s))
 	}
 }
 
@@ -301,13 +306,18 @@ func (m *Master) spawn(s *session, msg *protocol.Msg) {
 			return
 		}
 	}
-	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting"}
+	nc, err := m.allocIP(n.name)
+	if err != nil {
+		m.reply(s.id, msg, nil, err)
+		return
+	}
+	c := &container{id: id, name: name, session: s.id, account: s.account, tag: req.Tag, node: n.name, image: req.Image, state: "starting", ip: nc.IP}
 	c.volumes = volumes
 	m.containers[id] = c
 	s.names[name] = id
 	m.saveContainer(c)
 	fwd := &protocol.Msg{Kind: protocol.KindRequest, ID: msg.ID, Op: protocol.OpSpawn, Session: s.id, Container: id}
-	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account, Mounts: mounts}); err != nil {
+	if err := fwd.SetBody(protocol.NodeSpawn{ID: id, Request: req, Image: img, Account: s.account, Net: nc, Mounts: mounts}); err != nil {
 		m.forget(c)
 		m.reply(s.id, msg, nil, err)
 		return

@@ -1,6 +1,7 @@
 package master
 
 import (
+	"reflect"
 	"strings"
 	"time"
 
@@ -42,11 +43,16 @@ type containerRecord struct {
 	ExitedBoot int    `cbor:"11,keyasint,omitempty"`
 
 	Volumes string `cbor:"40,keyasint,omitempty"` // ids of the volumes it mounts, space-separated (records compare with ==)
+	// The network (network.go): its address and the addresses its
+	// firewall lets in.
+	IP      string   `cbor:"20,keyasint,omitempty"`
+	Allowed []string `cbor:"21,keyasint,omitempty"`
 }
 
 func (c *container) record() containerRecord {
 	return containerRecord{ID: c.id, Name: c.name, Session: c.session, Node: c.node, Image: c.image, Account: c.account,
-		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot, Volumes: strings.Join(c.volumes, " ")}
+		Tag: c.tag, State: c.state, Exit: c.exit, Boot: c.boot, ExitedBoot: c.exitedBoot, Volumes: strings.Join(c.volumes, " "),
+		IP: c.ip, Allowed: c.allowedList()}
 }
 
 // saveSession records a new session.
@@ -130,10 +136,13 @@ func (m *Master) restore() error {
 			continue
 		}
 		c := &container{id: id, name: r.Name, session: r.Session, node: r.Node, image: r.Image, account: r.Account,
-			tag: r.Tag, state: r.State, exit: r.Exit, boot: r.Boot, exitedBoot: r.ExitedBoot, restored: true}
+			tag: r.Tag, state: r.State, exit: r.Exit, boot: r.Boot, exitedBoot: r.ExitedBoot, restored: true, ip: r.IP}
 		c.volumes = strings.Fields(r.Volumes)
 		m.containers[id] = c
 		m.sessions[r.Session].names[r.Name] = id
+		for _, ip := range r.Allowed {
+			c.allow(ip, true)
+		}
 	}
 	m.unsave("", stale) // a node that still runs one is told to drop it
 	if len(m.sessions) > 0 {
@@ -191,7 +200,7 @@ func (m *Master) adopt(c *container, r protocol.NodeContainer) {
 	}
 	c.restored = false
 	c.adoptProcs(r.Procs)
-	if c.record() != before {
+	if !reflect.DeepEqual(c.record(), before) {
 		m.saveContainer(c)
 	}
 }

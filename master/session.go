@@ -32,6 +32,8 @@ type container struct {
 	execs                          map[uint64]string // exec requests awaiting the node's reply: request id → process
 	volumes                        []string          // ids of the volumes it mounts
 	restored                       bool              // read from the store and not yet confirmed by its node
+	ip                             string            // its private address ("" for none)
+	allowed                        map[string]bool   // addresses its firewall lets in (network.go)
 }
 
 func (m *Master) handleClient(account string, in protocol.Incoming) {
@@ -100,7 +102,7 @@ func (m *Master) hello(account string, in protocol.Incoming) {
 		m.log.Info("session started", "account", account, "key", protocol.ShortKey(in.Key))
 		m.log.Debug("session id", "session", s.id)
 	}
-	m.reply(in.Peer, in.Msg, m.offerFor(account), nil)
+	m.reply(in.Peer, in.Msg, m.offerFor(s), nil)
 }
 
 func (m *Master) reply(peer string, req *protocol.Msg, body any, err error) {
@@ -116,7 +118,7 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 	}
 	switch msg.Op {
 	case protocol.OpOffer:
-		m.reply(s.id, msg, m.offerFor(s.account), nil)
+		m.reply(s.id, msg, m.offerFor(s), nil)
 	case protocol.OpLayersNeeded:
 		m.layersNeeded(s, msg)
 	case protocol.OpLayerPut:
@@ -135,6 +137,17 @@ func (m *Master) clientRequest(s *session, msg *protocol.Msg) {
 		m.spawn(s, msg)
 	case protocol.OpList:
 		m.reply(s.id, msg, m.list(s), nil)
+	case protocol.OpAllow, protocol.OpDisallow:
+		m.allow(s, msg)
+	case protocol.OpExternal:
+		m.external(s, msg)
+	case protocol.OpPublish, protocol.OpUnpublish:
+		m.publish(s, msg)
+	case protocol.OpGatewayDial, protocol.OpSessionEnd, protocol.OpSessionStreamsReset, protocol.OpNodeHello, protocol.OpLayerGet:
+		// The master's own operations on nodes, never a client's.
+		m.reply(s.id, msg, nil, fmt.Errorf("operation %q: %w", msg.Op, protocol.ErrInvalid))
+	case protocol.OpEndpointCert:
+		m.endpointCert(s, msg)
 	case protocol.OpExec:
 		if m.exec(s, msg) {
 			m.forwardToNode(s, msg)
@@ -186,7 +199,7 @@ func (m *Master) list(s *session) protocol.ContainerList {
 }
 
 func (c *container) info() protocol.ContainerInfo {
-	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag, Boot: c.boot}
+	return protocol.ContainerInfo{ID: c.id, Name: c.name, Node: c.node, Image: c.image, State: c.state, Exit: c.exit, Exited: c.state == "exited", Tag: c.tag, Boot: c.boot, IP: c.ip}
 }
 
 // endSession garbage-collects everything the session made.
@@ -196,12 +209,14 @@ func (m *Master) endSession(id, reason string) {
 		return
 	}
 	delete(m.sessions, id)
+	m.endSessionEndpoints(id)
 	nodes := map[string]bool{}
 	var ids []string
 	for cid, c := range m.containers {
 		if c.session == id {
 			nodes[c.node] = true
 			delete(m.containers, cid)
+			m.revoke(c)
 			ids = append(ids, cid)
 		}
 	}

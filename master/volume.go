@@ -132,14 +132,6 @@ func (m *Master) accountVolumes(account string) []protocol.VolumeInfo {
 	return out
 }
 
-// offerFor is the resource offer as a session of account sees it: the
-// nodes and that account's volumes only.
-func (m *Master) offerFor(account string) protocol.Offer {
-	o := m.offer()
-	o.Volumes = m.accountVolumes(account)
-	return o
-}
-
 // accountEvent sends an event to every session of account, and the offer
 // that changed with it.
 func (m *Master) accountEvent(account, op string, body any) {
@@ -153,10 +145,9 @@ func (m *Master) accountEvent(account, op string, body any) {
 
 // accountOffer sends the offer to every session of account.
 func (m *Master) accountOffer(account string) {
-	o := m.offerFor(account)
 	for id, s := range m.sessions {
 		if s.account == account {
-			m.event(id, protocol.OpOffer, o)
+			m.event(id, protocol.OpOffer, m.offerFor(s))
 		}
 	}
 }

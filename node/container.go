@@ -2,8 +2,10 @@ package node
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"sync"
 	"syscall"
@@ -27,6 +29,8 @@ type ctr struct {
 	procs  map[string]*runtime.Process
 	gone   bool
 	outs   []*protocol.Sender // the current boot's stdout and stderr streams
+	ip     string             // its address, "" for none (net.go)
+	conns  map[net.Conn]bool  // its open tunnel connections (net.go)
 }
 
 // outputs makes the stream writers for a boot's stdout and stderr (nil
@@ -110,6 +114,12 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 	if spec.Hostname == "" {
 		spec.Hostname = req.ID
 	}
+	if err := n.prepareNet(req.Net); err != nil {
+		return nil, err
+	}
+	if req.Net != nil {
+		spec.Files = append(spec.Files, netFiles(req.Net, r.Name, spec.Hostname)...)
+	}
 	for _, f := range r.Files {
 		if err := checkPath(f.Path); err != nil {
 			return nil, fmt.Errorf("pre-boot file: %w", err)
@@ -124,6 +134,11 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 		return nil, err
 	}
 	c := &ctr{id: req.ID, session: m.Session, rc: rc, procs: map[string]*runtime.Process{}}
+	if err := n.attachNet(c, req.Net); err != nil {
+		rc.Destroy(context.WithoutCancel(ctx))
+		n.net.Detach(c.id)
+		return nil, err
+	}
 	n.mu.Lock()
 	at, ended := n.ended[m.Session]
 	ended = ended && at.After(recv)
@@ -133,6 +148,7 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 	n.mu.Unlock()
 	if ended {
 		rc.Destroy(context.WithoutCancel(ctx))
+		n.detachNet(c)
 		return nil, fmt.Errorf("session ended during spawn: %w", protocol.ErrUnavailable)
 	}
 	if r.Hold {
@@ -145,7 +161,7 @@ func (n *Node) spawn(ctx context.Context, m *protocol.Msg, recv time.Time) (any,
 		return nil, err
 	}
 	n.log.Info("container started", "container", c.id, "image", req.Image.Name, "record", spec.Image)
-	return protocol.SpawnReply{ID: c.id, Boot: boot}, nil
+	return protocol.SpawnReply{ID: c.id, Boot: boot, IP: c.ip}, nil
 }
 
 // boot starts (or restarts) the main task with fresh output streams and
@@ -221,6 +237,9 @@ func (n *Node) destroy(ctx context.Context, c *ctr, reason string) error {
 		o.Abort(fmt.Errorf("container destroyed: %w", protocol.ErrUnavailable))
 	}
 	err := c.rc.Destroy(ctx)
+	if nerr := n.detachNet(c); nerr != nil {
+		err = errors.Join(err, nerr)
+	}
 	n.mu.Lock()
 	delete(n.containers, c.id)
 	n.mu.Unlock()

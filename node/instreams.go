@@ -6,6 +6,9 @@ import "github.com/tffs/tffs/protocol"
 // file.put) synchronously, in message order, so no chunk is lost to a race
 // with the request's handler. The handler takes them with inbound.
 func (n *Node) preRegister(m *protocol.Msg) (protocol.StreamKey, bool) {
+	if m.Op == protocol.OpGatewayDial {
+		return n.preRegisterGateway(m)
+	}
 	var id uint64
 	switch m.Op {
 	case protocol.OpVolumeReceive:
@@ -22,6 +25,12 @@ func (n *Node) preRegister(m *protocol.Msg) (protocol.StreamKey, bool) {
 			return protocol.StreamKey{}, false
 		}
 		id = req.Stream
+	case protocol.OpTunnelDial:
+		var req protocol.TunnelDial
+		if m.DecodeBody(&req) != nil {
+			return protocol.StreamKey{}, false
+		}
+		id = req.Up
 	}
 	if id == 0 || m.Session == "" {
 		return protocol.StreamKey{}, false

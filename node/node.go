@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tffs/tffs/node/network"
 	"github.com/tffs/tffs/node/runtime"
 	"github.com/tffs/tffs/node/volume"
 	"github.com/tffs/tffs/protocol"
@@ -38,6 +39,10 @@ type Config struct {
 	Log           *slog.Logger
 
 	Volumes volume.Config // storage driver of the node's volumes (default: dir under Dir/volumes)
+	// Addr is the address other nodes reach this one on: it joins the
+	// location's LAN (routes to the other nodes' container subnets). ""
+	// = no LAN to other hosts.
+	Addr string
 }
 
 // Node is a node daemon. Create it with New, then Run it.
@@ -53,6 +58,7 @@ type Node struct {
 
 	conn    *protocol.Client
 	rt      *runtime.Runtime
+	net     *network.Net // containers' addresses, firewall, tunnels (net.go)
 	calls   *protocol.Calls
 	streams *protocol.Streams
 	nextID  uint64
@@ -199,6 +205,15 @@ func (n *Node) Run(ctx context.Context) (err error) {
 	} else if removed > 0 {
 		n.log.Info("removed orphaned containers", "count", removed)
 	}
+	n.net = network.New(n.cfg.Namespace, n.log)
+	if err := n.net.Cleanup(); err != nil { // what a crashed run left
+		n.log.Warn("network cleanup", "err", err)
+	}
+	defer func() {
+		if err := n.net.Cleanup(); err != nil {
+			n.log.Warn("network cleanup", "err", err)
+		}
+	}()
 	dialCtx, dcancel := context.WithTimeout(ctx, 30*time.Second)
 	conn, err := protocol.Dial(dialCtx, n.cfg.Master, n.cfg.MasterKey, n.keys, "node:"+n.cfg.Name+":"+n.boot, n.log)
 	dcancel()
@@ -259,7 +274,7 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 	// to any spawn whose container it lacks: the master never takes a
 	// spawn it answered for one the node lost.
 	n.mu.Lock()
-	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers))}
+	h := protocol.NodeHello{Name: n.cfg.Name, Boot: n.boot, Stats: readStats(cpu, len(n.containers)), Addr: n.cfg.Addr}
 	// One being destroyed is still reported: the master holds it until
 	// the destroy's reply, and must not report it lost before.
 	procs, truncated := 0, false
@@ -286,6 +301,7 @@ func (n *Node) hello(ctx context.Context, cpu *cpuSampler) error {
 		n.log.Warn("hello to master failed", "err", err)
 		return err
 	}
+	n.setPeers(rep.Peers)
 	n.mu.Lock()
 	n.master = rep.Master
 	var drop []*ctr

@@ -16,8 +16,16 @@ func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (an
 		return n.volumeRequest(ctx, m)
 	}
 	switch m.Op {
+	case protocol.OpSessionEnd, protocol.OpSessionStreamsReset, protocol.OpGatewayDial:
+		if m.Session != "" { // the master's own: a session's would reach other sessions
+			return nil, fmt.Errorf("operation %q from a session: %w", m.Op, protocol.ErrPermission)
+		}
+	}
+	switch m.Op {
 	case protocol.OpSpawn:
 		return n.spawn(ctx, m, recv)
+	case protocol.OpGatewayDial:
+		return n.gatewayDial(ctx, m)
 	case protocol.OpSessionEnd:
 		return n.sessionEnd(ctx, m)
 	case protocol.OpSessionStreamsReset:
@@ -45,6 +53,10 @@ func (n *Node) request(ctx context.Context, m *protocol.Msg, recv time.Time) (an
 		return protocol.Empty{}, n.destroy(ctx, c, "destroyed by client")
 	case protocol.OpFilePut:
 		return n.filePut(ctx, c, m)
+	case protocol.OpAllow, protocol.OpDisallow:
+		return n.allowNet(c, m)
+	case protocol.OpTunnelDial:
+		return n.tunnelDial(ctx, c, m)
 	case protocol.OpFileStat, protocol.OpFileList, protocol.OpFileMkdir, protocol.OpFileRemove, protocol.OpFileRename:
 		return n.fileOp(ctx, c, m)
 	case protocol.OpStart:

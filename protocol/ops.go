@@ -74,6 +74,11 @@ type Offer struct {
 	Master string `cbor:"2,keyasint,omitempty"`
 
 	Volumes []VolumeInfo `cbor:"40,keyasint,omitempty"` // the session's account's volumes
+	// Externals are the tagged containers of the account's other sessions.
+	Externals []External `cbor:"20,keyasint,omitempty"`
+	// Gateway is the web gateway; Endpoints the session's domains.
+	Gateway   GatewayInfo    `cbor:"21,keyasint,omitempty"`
+	Endpoints []EndpointInfo `cbor:"22,keyasint,omitempty"`
 }
 
 // Pong is the body of a heartbeat answer.
@@ -102,6 +107,9 @@ type NodeHello struct {
 	// Containers are the containers the node runs, so a master that
 	// restarted or forgot some can settle its records with the node's.
 	Containers []NodeContainer `cbor:"4,keyasint,omitempty"`
+	// Addr is the address other nodes reach this one on ("": a node alone
+	// on its host network, no LAN to other hosts).
+	Addr string `cbor:"20,keyasint,omitempty"`
 }
 
 // NodeContainer is a node's report of one container it runs: the node's
@@ -122,6 +130,9 @@ type NodeHelloReply struct {
 	// Drop names the reported containers the master does not know: the
 	// node destroys them.
 	Drop []string `cbor:"2,keyasint,omitempty"`
+	// Peers are the other nodes with an address: the node routes their
+	// containers' subnets to them.
+	Peers []NodePeer `cbor:"20,keyasint,omitempty"`
 }
 
 // Layer describes one image layer blob.
@@ -228,6 +239,7 @@ type NodeSpawn struct {
 	Account string       `cbor:"4,keyasint"`
 
 	Mounts []NodeMount `cbor:"40,keyasint,omitempty"` // volumes to bind-mount
+	Net    *NetConfig  `cbor:"20,keyasint,omitempty"` // nil: loopback only
 }
 
 // SpawnReply names the new container.
@@ -236,6 +248,8 @@ type SpawnReply struct {
 	Name string `cbor:"2,keyasint"`
 	Node string `cbor:"3,keyasint"`
 	Boot int    `cbor:"4,keyasint,omitempty"` // the first boot's number
+	// IP is its private address.
+	IP string `cbor:"20,keyasint,omitempty"`
 }
 
 // ContainerInfo describes one container of the session.
@@ -249,6 +263,8 @@ type ContainerInfo struct {
 	Exited bool   `cbor:"7,keyasint"`
 	Tag    string `cbor:"8,keyasint,omitempty"`
 	Boot   int    `cbor:"9,keyasint,omitempty"` // the current boot's number
+	// IP is its private address.
+	IP string `cbor:"20,keyasint,omitempty"`
 }
 
 // ContainerList lists the session's containers.

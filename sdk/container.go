@@ -31,6 +31,7 @@ type Container struct {
 	goneWhy      string
 	isGone       chan struct{}
 	goneOnce     sync.Once
+	ip           string // private address (network.go)
 }
 
 // bootState is one boot of the main process: its output and exit.
@@ -80,6 +81,7 @@ func (l *Location) spawn(ctx context.Context, node, image string, opts ...SpawnO
 	}
 	c.mu.Lock()
 	c.ID, c.Name, c.Node = rep.ID, rep.Name, rep.Node
+	c.ip = rep.IP
 	held := c.heldAcks
 	c.heldAcks = nil
 	c.mu.Unlock()

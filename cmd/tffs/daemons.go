@@ -29,18 +29,23 @@ func masterCmd() *cobra.Command {
 	fs.IntVar(&lim.Uploads, "max-uploads", master.DefaultMaxUploads, "concurrent layer uploads per account (-1: no limit)")
 	fs.IntVar(&lim.Volumes, "max-volumes", master.DefaultMaxVolumes, "persistent volumes per account (-1: no limit)")
 	debug := fs.Bool("debug", false, "debug logging")
+	network := fs.String("network", "", "the containers' private range, an IPv4 /16 (default: the stored one, else a random 10.x.0.0/16)")
+	httpAddr := fs.String("http", "", "web gateway HTTP address, host:port (empty: none)")
+	httpsAddr := fs.String("https", "", "web gateway HTTPS address, host:port (empty: none)")
 	config := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := applyConfig(cmd, *config); err != nil {
 			return err
 		}
-		return runMaster(cmd.Context(), *dir, *listen, *timeout, lim, *debug)
+		return runMaster(cmd.Context(), master.Config{Dir: *dir, Listen: *listen, SessionTimeout: *timeout, Limits: lim, Log: logger(*debug),
+			Network: *network, HTTPListen: *httpAddr, HTTPSListen: *httpsAddr})
 	}
 	return cmd
 }
 
-func runMaster(ctx context.Context, dir, listen string, timeout time.Duration, lim master.Limits, debug bool) error {
-	m, err := master.New(master.Config{Dir: dir, Listen: listen, SessionTimeout: timeout, Limits: lim, Log: logger(debug)})
+func runMaster(ctx context.Context, cfg master.Config) error {
+	dir := cfg.Dir
+	m, err := master.New(cfg)
 	if err != nil {
 		return err
 	}
@@ -87,12 +92,13 @@ func nodeCmd() *cobra.Command {
 	fs.StringVar(&vol.Driver, "volume-driver", "dir", "storage driver of persistent volumes: dir, btrfs or zfs")
 	fs.StringVar(&vol.Dir, "volume-dir", "", "where dir and btrfs keep volumes (btrfs: a directory on a btrfs filesystem; default DIR/volumes)")
 	fs.StringVar(&vol.Dataset, "volume-dataset", "", "zfs dataset under which volumes are made (zfs driver), e.g. tank/tffs")
+	lanAddr := fs.String("addr", "", "the address other nodes reach this one on (joins the containers' LAN across hosts)")
 	config := configFlag(cmd)
 	cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 		if err := applyConfig(cmd, *config); err != nil {
 			return err
 		}
-		return runNode(cmd.Context(), nodeFlags{*name, *dir, *addr, *key, *ctrd, *ns, *uidStart, *uidSize, *pids, *memory, *trusted, *debug, *printKey, vol})
+		return runNode(cmd.Context(), nodeFlags{*name, *dir, *addr, *key, *ctrd, *ns, *uidStart, *uidSize, *pids, *memory, *trusted, *debug, *printKey, vol, *lanAddr})
 	}
 	cmd.AddCommand(adminCmds("nodes")...)
 	return cmd
@@ -106,6 +112,7 @@ type nodeFlags struct {
 	trusted                        string
 	debug, printKey                bool
 	volumes                        volume.Config
+	lanAddr                        string
 }
 
 func runNode(ctx context.Context, f nodeFlags) error {
@@ -121,7 +128,7 @@ func runNode(ctx context.Context, f nodeFlags) error {
 		return fmt.Errorf("--uid-start and --uid-size must be below 2^31: %w", protocol.ErrInvalid)
 	}
 	n, err := node.New(node.Config{Name: f.name, Dir: f.dir, Master: protocol.TCPAddr(f.addr), MasterKey: f.key,
-		Containerd: f.ctrd, Namespace: f.ns, Log: logger(f.debug), TrustedImages: splitList(f.trusted),
+		Containerd: f.ctrd, Namespace: f.ns, Log: logger(f.debug), TrustedImages: splitList(f.trusted), Addr: f.lanAddr,
 		Hardening: runtime.Hardening{UIDStart: uint32(f.uidStart), UIDSize: uint32(f.uidSize), PidsLimit: f.pids, Memory: f.memory},
 		Volumes:   f.volumes})
 	if err != nil {

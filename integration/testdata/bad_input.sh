@@ -20,7 +20,7 @@ expect "status stays new" "$(cat bad/status)" "new"
 must_fail "unknown verb" "Invalid argument" bash -c 'echo frobnicate > bad/ctl'
 grep -q "unknown command" bad/error || fail "error: $(cat bad/error)"
 must_fail "bad quoting" "Invalid argument" bash -c "echo \"sh -c 'oops\" > bad/cmd"
-must_fail "tunnel" "not supported" bash -c 'echo "tunnel 80 8080" > bad/ctl'
+must_fail "tunnel before start" "busy" bash -c 'echo "tunnel 80 8080" > bad/ctl'
 must_fail "bad tag" "Invalid argument" bash -c 'echo "Not A Tag!" > bad/tag'
 grep -q "tag" bad/error || fail "error: $(cat bad/error)"
 expect "tag unchanged" "$(cat bad/tag)" ""

@@ -39,6 +39,10 @@ type Config struct {
 	LayerMaxBytes   int64
 	LayerMaxEntries int
 	Log             *slog.Logger
+
+	// HTTPListen and HTTPSListen are the master's web gateway addresses
+	// ("" = none).
+	HTTPListen, HTTPSListen string
 }
 
 // Location is a running embedded location.
@@ -80,6 +84,7 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 	}
 	m, err := master.New(master.Config{Dir: filepath.Join(cfg.Dir, "master"), Listen: cfg.Listen,
 		SessionTimeout: cfg.SessionTimeout, LayerMaxBytes: cfg.LayerMaxBytes, LayerMaxEntries: cfg.LayerMaxEntries,
+		HTTPListen: cfg.HTTPListen, HTTPSListen: cfg.HTTPSListen,
 		Log: cfg.Log.With("component", "master")})
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -440,4 +441,16 @@ func TCPAddr(hostport string) string {
 		hostport = fmt.Sprintf("%s:%d", hostport, DefaultPort)
 	}
 	return "tcp://" + hostport
+}
+
+// ioThreads is how many threads libzmq gives the process for its
+// connections' I/O, CURVE encryption included; each connection is served
+// by one of them. One (libzmq's default) made every connection of a
+// process (a master's clients and nodes alike) encrypt and decrypt on a
+// single core: the ceiling of the data path.
+func ioThreads() int { return max(1, min(runtime.NumCPU(), 4)) }
+
+func init() {
+	// Must happen before the first socket: libzmq starts its threads then.
+	zmq.SetIoThreads(ioThreads())
 }

@@ -566,8 +566,8 @@ rm -f "$in" "$back" "$loc"
 			}
 			os.Remove(sdkBack)
 			dk.run(time.Minute, "exec", dctr, "rm", "-f", "/tmp/big")
-			reportRate(b, "SDK Put 100 MB vs docker cp in", "put-docker", copySize, put, "docker-cp", dIn, "mount-cp", in, "cp", cp)
-			reportRate(b, "SDK Fetch 100 MB vs docker cp out", "fetch-docker", copySize, fetch, "docker-cp", dOut, "mount-cp", outT, "cp", cp)
+			reportRate(b, "SDK Put 100 MB vs docker cp in", "sdkput", copySize, put, "docker-cp", dIn, "mount-cp", in, "cp", cp)
+			reportRate(b, "SDK Fetch 100 MB vs docker cp out", "sdkfetch", copySize, fetch, "docker-cp", dOut, "mount-cp", outT, "cp", cp)
 		}
 	}
 }

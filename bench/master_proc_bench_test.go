@@ -50,7 +50,7 @@ func BenchmarkMasterCPUPerGB(b *testing.B) {
 	if err := mcmd.Start(); err != nil {
 		b.Fatal(err)
 	}
-	b.Cleanup(func() { mcancel(); mcmd.Wait() })
+	b.Cleanup(func() { mcancel(); mcmd.Wait(); os.RemoveAll(mdir) }) // the master may write its state as it stops
 	sc := bufio.NewScanner(out)
 	var addr, mkey string
 	for (addr == "" || mkey == "") && sc.Scan() {

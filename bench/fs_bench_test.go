@@ -303,6 +303,7 @@ func BenchmarkFSStdout200MB(b *testing.B) {
 	// The long-lived containers for the exec'd-process variant.
 	ctx := context.Background()
 	sctr := fb.sleepers(b, "execs")
+	dk := startDocker(b, filepath.Join(fb.env.Dir, "busybox.tar"))
 
 	// Both scripts bound the read (a stall must not wedge the run) and
 	// print what they got.
@@ -435,7 +436,39 @@ rmdir "$n" || echo "rmdir-failed $(cat "$n/error" 2>/dev/null)"
 			b.Errorf("rmdir of a container after its stdout was read: %v", why)
 		}
 		reportRate(b, "fs: cat stdout 200 MB (main)", "main", streamSize, oursMain, "sdk", baseMain)
+
+		// `tffs run` (a client process of its own) and docker run.
+		run := tffsRunStdout(b, fb.env, streamSize)
+		if dk != nil {
+			drun := dk.runStdout(b, streamSize)
+			reportRate(b, "stdout 200 MB: tffs run vs docker", "run", streamSize, run, "docker-run", drun, "sdk-OnStdout", baseMain, "mount-cat", oursMain)
+		} else {
+			reportRate(b, "stdout 200 MB: tffs run", "run", streamSize, run, "sdk-OnStdout", baseMain, "mount-cat", oursMain)
+		}
 	}
+}
+
+// tffsRunStdout times `tffs run busybox head -c size /dev/zero` against the
+// bench's location, its output read to the end and discarded.
+func tffsRunStdout(b *testing.B, env *testenv.Env, size int) time.Duration {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, testenv.Binary(b), "run", "--location", env.Loc.Config.Name,
+		"busybox", "head", "-c", strconv.Itoa(size), "/dev/zero")
+	cmd.Env = append(os.Environ(), "TFFS_DIR="+env.ClientDir)
+	cw := &countWriter{}
+	var stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = cw, &stderr
+	t0 := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("tffs run: %v\n%s", err, stderr.Bytes())
+	}
+	took := time.Since(t0)
+	if cw.n != int64(size) {
+		fmt.Printf("    tffs run: read %d bytes of %d\n", cw.n, size)
+	}
+	return took
 }
 
 const copySize = 100 << 20
@@ -457,6 +490,11 @@ func BenchmarkFSCopy100MB(b *testing.B) {
 		b.Fatal(err)
 	}
 	sctr := fb.sleepers(b, "files1")
+	dk := startDocker(b, filepath.Join(fb.env.Dir, "busybox.tar"))
+	var dctr string
+	if dk != nil {
+		dctr = dk.sleeper(b)
+	}
 
 	const script = `
 src=$1 in=$2/nodes/any/files1/files/tmp/big back=$3 loc=$4
@@ -520,6 +558,17 @@ rm -f "$in" "$back" "$loc"
 
 		reportRate(b, "fs: cp 100 MB into files/", "in", copySize, in, "put", put, "cp", cp)
 		reportRate(b, "fs: cp 100 MB out of files/", "out", copySize, outT, "fetch", fetch, "cp", cp)
+		if dk != nil {
+			dIn := dk.timed(b, "cp", src, dctr+":/tmp/big")
+			dOut := dk.timed(b, "cp", dctr+":/tmp/big", sdkBack)
+			if got, _ := os.ReadFile(sdkBack); !bytes.Equal(got, data) {
+				b.Errorf("docker cp: the file copied out differs")
+			}
+			os.Remove(sdkBack)
+			dk.run(time.Minute, "exec", dctr, "rm", "-f", "/tmp/big")
+			reportRate(b, "SDK Put 100 MB vs docker cp in", "sdkput", copySize, put, "docker-cp", dIn, "mount-cp", in, "cp", cp)
+			reportRate(b, "SDK Fetch 100 MB vs docker cp out", "sdkfetch", copySize, fetch, "docker-cp", dOut, "mount-cp", outT, "cp", cp)
+		}
 	}
 }
 

@@ -141,6 +141,7 @@ func (l *linkEnd) receive(h linkHeader, data []byte, now time.Time) {
 		n := int(h.Ack - l.buf[0].seq + 1)
 		for i := range n {
 			l.bufBytes -= len(l.buf[i].data)
+			recycleFrame(l.buf[i].data) // acknowledged: never sent again
 			l.buf[i] = unacked{}
 		}
 		l.buf = l.buf[n:]

@@ -1,7 +1,9 @@
 package protocol
 
 import (
+	"encoding/binary"
 	"fmt"
+	"sync"
 
 	"github.com/fxamacker/cbor/v2"
 )
@@ -108,10 +110,24 @@ func Unmarshal(b []byte, v any) error {
 	return nil
 }
 
+// A stream chunk (KindData with Data) is framed apart from CBOR, so no hop
+// copies its bytes more than once: dataMark, the length of the CBOR
+// message without Data (4 bytes, big endian), that message, then the raw
+// bytes. Encode writes the bytes once into the frame and Decode slices them
+// out of the frame without copying. 0xff (a CBOR "break") never starts a
+// CBOR message.
+const (
+	dataMark   = 0xff
+	dataHdrLen = 5
+)
+
 // Encode marshals a message, refusing one larger than MaxMessageSize.
 func Encode(m *Msg) ([]byte, error) {
 	if len(m.Data) > MaxChunkSize {
 		return nil, fmt.Errorf("chunk of %d bytes: %w", len(m.Data), ErrTooLarge)
+	}
+	if m.Kind == KindData && len(m.Data) > 0 {
+		return encodeData(m)
 	}
 	b, err := Marshal(m)
 	if err != nil {
@@ -123,10 +139,72 @@ func Encode(m *Msg) ([]byte, error) {
 	return b, nil
 }
 
-// Decode parses and validates one wire message.
+func encodeData(m *Msg) ([]byte, error) {
+	h := *m
+	h.Data = nil
+	hb, err := Marshal(&h)
+	if err != nil {
+		return nil, err
+	}
+	if len(hb)+len(m.Data) > MaxMessageSize+1024 {
+		return nil, fmt.Errorf("message of %d bytes: %w", len(hb)+len(m.Data), ErrTooLarge)
+	}
+	b := frameBuf(dataHdrLen + len(hb) + len(m.Data))
+	b[0] = dataMark
+	binary.BigEndian.PutUint32(b[1:], uint32(len(hb)))
+	copy(b[dataHdrLen:], hb)
+	copy(b[dataHdrLen+len(hb):], m.Data)
+	return b, nil
+}
+
+// Chunk frames are reused: a link hands a frame back with recycleFrame once
+// its peer acknowledged it (nothing else holds an encoded message then: the
+// socket copied it when it was sent). Fresh 256 KiB buffers on every hop
+// cost page faults, zeroing and GC cycles.
+const frameCap = dataHdrLen + MaxChunkSize + 1024
+
+var framePool = sync.Pool{New: func() any { b := make([]byte, frameCap); return &b }}
+
+// frameBuf is a buffer of n bytes, from the pool when it fits.
+func frameBuf(n int) []byte {
+	if n > frameCap {
+		return make([]byte, n)
+	}
+	return (*framePool.Get().(*[]byte))[:n]
+}
+
+// recycleFrame returns a chunk frame nobody holds any more to the pool.
+func recycleFrame(b []byte) {
+	if cap(b) == frameCap && len(b) > 0 && b[0] == dataMark {
+		b = b[:frameCap]
+		framePool.Put(&b)
+	}
+}
+
+// Decode parses and validates one wire message. A chunk's Data is a slice
+// of b: the caller must not reuse b.
 func Decode(b []byte) (*Msg, error) {
 	var m Msg
-	if err := Unmarshal(b, &m); err != nil {
+	if len(b) > 0 && b[0] == dataMark {
+		if len(b) < dataHdrLen {
+			return nil, fmt.Errorf("short data frame: %w", ErrInvalid)
+		}
+		hl := binary.BigEndian.Uint32(b[1:])
+		if uint64(hl) > uint64(len(b)-dataHdrLen) {
+			return nil, fmt.Errorf("data frame header of %d bytes in %d: %w", hl, len(b), ErrInvalid)
+		}
+		end := dataHdrLen + int(hl)
+		if err := Unmarshal(b[dataHdrLen:end], &m); err != nil {
+			return nil, err
+		}
+		if m.Kind != KindData || m.Data != nil {
+			return nil, fmt.Errorf("data frame holding a %s: %w", m.Kind, ErrInvalid)
+		}
+		m.Data = b[end:len(b):len(b)]
+		if len(m.Data) == 0 {
+			return nil, fmt.Errorf("empty data frame: %w", ErrInvalid)
+		}
+	} else if err := Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
 	if m.Kind < KindRequest || m.Kind > KindBye {

@@ -135,18 +135,31 @@ func (s *Server) receive(sock *zmq.Socket, log *slog.Logger, frames [][]byte, ke
 		s.warn.Warn(log, key, "transport: dropped message with bad framing", "frames", len(frames), "key", ShortKey(key))
 		return
 	}
+	// A message on a link is decoded once, when the link delivers it; here
+	// only to answer a refusal (decode builds what refuse needs).
 	var m *Msg
-	if hdr == nil || hdr.Flags&hdrData != 0 {
+	decode := func() bool {
+		if m != nil {
+			return true
+		}
+		if hdr != nil && hdr.Flags&hdrData == 0 {
+			m = &Msg{Kind: KindAck} // a link acknowledgement: refused like any non-request
+			return true
+		}
 		var err error
 		if m, err = Decode(data); err != nil {
 			s.warn.Warn(log, key, "transport: dropped malformed message", "err", err, "key", ShortKey(key))
-			return
+			return false
 		}
-	} else {
-		m = &Msg{Kind: KindAck} // a link acknowledgement: refused like any non-request
+		return true
+	}
+	if hdr == nil && !decode() {
+		return
 	}
 	if name == "" || len(name) > maxSessionName {
-		s.refuse(sock, conn, m, fmt.Errorf("session name of %d bytes: %w", len(name), ErrInvalid))
+		if decode() {
+			s.refuse(sock, conn, m, fmt.Errorf("session name of %d bytes: %w", len(name), ErrInvalid))
+		}
 		return
 	}
 	now := time.Now()
@@ -154,7 +167,9 @@ func (s *Server) receive(sock *zmq.Socket, log *slog.Logger, frames [][]byte, ke
 	if r != nil && r.key != key {
 		s.warn.Warn(log, key, "transport: a session name bound to another key was used: refused",
 			"key", ShortKey(key), "owner", ShortKey(r.key))
-		s.refuse(sock, conn, m, fmt.Errorf("this session belongs to another key: %w", ErrPermission))
+		if decode() {
+			s.refuse(sock, conn, m, fmt.Errorf("this session belongs to another key: %w", ErrPermission))
+		}
 		return
 	}
 	if r == nil {
@@ -163,7 +178,9 @@ func (s *Server) receive(sock *zmq.Socket, log *slog.Logger, frames [][]byte, ke
 		}
 		if s.perKey[key] >= MaxSessionsPerKey {
 			s.warn.Warn(log, key, "transport: too many sessions for one key: refused", "key", ShortKey(key))
-			s.refuse(sock, conn, m, fmt.Errorf("%d sessions are open for this key: %w", MaxSessionsPerKey, ErrLimit))
+			if decode() {
+				s.refuse(sock, conn, m, fmt.Errorf("%d sessions are open for this key: %w", MaxSessionsPerKey, ErrLimit))
+			}
 			return
 		}
 		r = &route{key: key}

@@ -9,9 +9,12 @@ import (
 
 // Stream tuning: a sender may have at most Window chunks of at most
 // ChunkSize bytes unacknowledged, so a slow reader bounds what any hop
-// buffers for one stream to Window*ChunkSize bytes.
+// buffers for one stream to Window*ChunkSize bytes (4 MiB). Big chunks keep
+// the per-message costs (framing, a cgo call per socket operation, an ack,
+// link bookkeeping) small per byte; the window covers the round trip
+// client–master–node at disk speed.
 const (
-	ChunkSize = 128 << 10
+	ChunkSize = MaxChunkSize
 	Window    = 16
 )
 
@@ -44,7 +47,9 @@ type Sender struct {
 
 // NewSender makes a sender for stream id. template's routing fields
 // (Session, Container) are copied into every chunk; send puts one message
-// on the wire.
+// on the wire. Write does not copy its argument: send must be done with
+// the message's Data when it returns (Client.Send and Server.Send encode
+// the message at once).
 func NewSender(id uint64, template Msg, send func(*Msg) error) *Sender {
 	template.Kind = KindData
 	template.Stream = id
@@ -75,7 +80,7 @@ func (s *Sender) WriteContext(ctx context.Context, p []byte) (int, error) {
 		s.seq++
 		m := s.template
 		m.Seq = s.seq
-		m.Data = append([]byte(nil), chunk...)
+		m.Data = chunk // send encodes it before returning
 		s.mu.Unlock()
 		if err := s.send(&m); err != nil {
 			s.Abort(err)

@@ -3,7 +3,10 @@ package runtime
 import (
 	"io"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/containerd/containerd/v2/pkg/cio"
 )
@@ -36,6 +39,43 @@ func (t *trackedWriter) Write(p []byte) (int, error) {
 	t.last.Store(time.Now().UnixNano())
 	t.busy.Add(-1)
 	return n, err
+}
+
+// outputChunk is the largest read from a process's output FIFO: one
+// stream chunk (protocol.ChunkSize; runtime does not import protocol).
+const outputChunk = 256 << 10
+
+// outputPipeSize is the capacity asked for a process's output FIFO, so a
+// fast writer fills whole chunks while the last one is on its way.
+const outputPipeSize = 1 << 20
+
+// ReadFrom copies r (containerd's copier hands it the output FIFO) in reads
+// of up to outputChunk bytes, each forwarded as one Write: without it the
+// copier's 32 KiB buffer cut the output into 32 KiB stream chunks, eight
+// times the messages. The FIFO is enlarged first where possible.
+func (t *trackedWriter) ReadFrom(r io.Reader) (int64, error) {
+	if sc, ok := r.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			rc.Control(func(fd uintptr) { unix.FcntlInt(fd, unix.F_SETPIPE_SZ, outputPipeSize) })
+		}
+	}
+	buf := make([]byte, outputChunk)
+	var total int64
+	for {
+		n, err := r.Read(buf)
+		if n > 0 {
+			if _, werr := t.Write(buf[:n]); werr != nil {
+				return total, werr
+			}
+			total += int64(n)
+		}
+		if err == io.EOF {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // active reports whether the writer is writing or wrote within d.

@@ -49,7 +49,7 @@ type ctr struct {
 func newCtr(f *FS, name, parent string) *ctr {
 	c := &ctr{f: f, name: name, parent: parent, state: "new", pre: map[string]*preEntry{},
 		procs: map[string]*proc{}, views: map[string]*ctrDir{},
-		stdout: newStream(), stderr: newStream(), exitCh: make(chan struct{})}
+		stdout: newOutputStream(), stderr: newOutputStream(), exitCh: make(chan struct{})}
 	c.link = &symlink{target: func() string { return "../nodes/" + parent + "/" + name }}
 	return c
 }

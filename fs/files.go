@@ -76,7 +76,9 @@ func (f *streamFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse
 		return nil, fuse.Errno(syscall.ENOENT)
 	}
 	resp.Flags |= fuse.OpenDirectIO
-	return &streamHandle{s: s}, nil
+	h := &streamHandle{s: s}
+	s.addReader(&h.at)
+	return h, nil
 }
 
 // streamHandle reads a stream at the offsets the kernel asks for. A read
@@ -87,13 +89,22 @@ type streamHandle struct {
 	s     *stream
 	mu    sync.Mutex
 	delta int64 // stream position = file offset + delta
+	at    int64 // how far it has read (guarded by s.mu; see stream.addReader)
+}
+
+var _ fusefs.HandleReleaser = (*streamHandle)(nil)
+
+// Release stops the stream's writer waiting for this reader.
+func (h *streamHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) error {
+	h.s.removeReader(&h.at)
+	return nil
 }
 
 func (h *streamHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
 	h.mu.Lock()
 	pos := req.Offset + h.delta
 	h.mu.Unlock()
-	b, err := h.s.readAt(ctx, &pos, req.Size, req.FileFlags&fuse.OpenNonblock != 0)
+	b, err := h.s.readAt(ctx, &pos, req.Size, req.FileFlags&fuse.OpenNonblock != 0, &h.at)
 	if errors.Is(err, errWouldBlock) {
 		return fuse.Errno(syscall.EAGAIN)
 	}

@@ -36,7 +36,7 @@ type proc struct {
 }
 
 func newProc(c *ctr, name string) *proc {
-	p := &proc{c: c, name: name, state: "new", stdout: newStream(), stderr: newStream(), done: make(chan struct{})}
+	p := &proc{c: c, name: name, state: "new", stdout: newOutputStream(), stderr: newOutputStream(), done: make(chan struct{})}
 	get := func(s *string) func() string {
 		return func() string { p.mu.Lock(); defer p.mu.Unlock(); return *s }
 	}

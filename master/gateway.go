@@ -26,7 +26,8 @@ import (
 // way a tunnel does (over the link to its node, which connects inside the
 // container's namespace), so it needs no place on the containers' LAN and
 // works for every node whatever its network. A container that refuses
-// connections is skipped for a while; one that goes is taken out.
+// connections, or accepts them and does not answer within GatewayTimeout,
+// is skipped for a while; one that goes is taken out.
 
 var bucketDomains = []byte("domains") // domain → account that claimed it
 
@@ -46,10 +47,23 @@ type backend struct {
 // gateway is the web gateway's listeners and dial state.
 type gateway struct {
 	mu        sync.Mutex
-	down      map[backend]time.Time // backends that refused, until when
+	down      map[backend]time.Time // backends that refused or did not answer, until when
 	servers   []*http.Server
 	http, tls net.Listener
 	streamID  atomic.Uint64
+}
+
+// downFor is how long a backend that refused or did not answer is tried
+// only after the others.
+const downFor = 10 * time.Second
+
+// chosenKey is the context key of a proxied request's chosenBackend.
+type chosenKey struct{}
+
+// chosenBackend is the backend a proxied request's connection reached.
+type chosenBackend struct {
+	b   backend
+	set bool
 }
 
 // startGateway binds the gateway's listeners (none when both are "").
@@ -62,15 +76,43 @@ func (m *Master) startGateway() error {
 	}); err != nil {
 		return err
 	}
+	timeout := m.cfg.GatewayTimeout
+	if timeout <= 0 {
+		timeout = 30 * time.Second
+	}
 	proxy := &httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) {
 			r.Out.URL.Scheme = "http"
 			r.Out.URL.Host = r.In.Host
 			r.SetXForwarded()
+			// gatewayDial notes the backend it reached, for the error
+			// handler.
+			r.Out = r.Out.WithContext(context.WithValue(r.Out.Context(), chosenKey{}, new(chosenBackend)))
 		},
-		Transport: &http.Transport{DialContext: m.gatewayDial, MaxIdleConnsPerHost: -1, DisableKeepAlives: true},
+		Transport: &http.Transport{DialContext: m.gatewayDial, MaxIdleConnsPerHost: -1, DisableKeepAlives: true,
+			ResponseHeaderTimeout: timeout},
+		ModifyResponse: func(resp *http.Response) error {
+			if ch, ok := resp.Request.Context().Value(chosenKey{}).(*chosenBackend); ok && ch.set {
+				m.gw.mu.Lock()
+				delete(m.gw.down, ch.b) // it answers: back in the rotation
+				m.gw.mu.Unlock()
+			}
+			return nil
+		},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
-			http.Error(w, "tffs gateway: "+err.Error(), http.StatusBadGateway)
+			code := http.StatusBadGateway
+			if ch, ok := r.Context().Value(chosenKey{}).(*chosenBackend); ok && ch.set {
+				// It accepted the connection and then failed or did
+				// not answer in time: out of the rotation for a while.
+				m.gw.mu.Lock()
+				m.gw.down[ch.b] = time.Now().Add(downFor)
+				m.gw.mu.Unlock()
+				var ne net.Error
+				if errors.As(err, &ne) && ne.Timeout() {
+					code = http.StatusGatewayTimeout
+				}
+			}
+			http.Error(w, "tffs gateway: "+err.Error(), code)
 		},
 	}
 	for _, l := range []struct {
@@ -214,14 +256,14 @@ func (m *Master) gatewayDial(ctx context.Context, _, addr string) (net.Conn, err
 	for _, t := range append(up, down...) {
 		conn, err := m.dialBackend(ctx, t)
 		if err == nil {
-			m.gw.mu.Lock()
-			delete(m.gw.down, t.b)
-			m.gw.mu.Unlock()
+			if ch, ok := ctx.Value(chosenKey{}).(*chosenBackend); ok {
+				ch.b, ch.set = t.b, true
+			}
 			return conn, nil
 		}
 		errs = append(errs, err)
 		m.gw.mu.Lock()
-		m.gw.down[t.b] = now.Add(10 * time.Second)
+		m.gw.down[t.b] = now.Add(downFor)
 		m.gw.mu.Unlock()
 	}
 	return nil, errors.Join(errs...)

@@ -40,6 +40,10 @@ type Config struct {
 	// HTTPListen and HTTPSListen are the web gateway's addresses
 	// (host:port); "" = none.
 	HTTPListen, HTTPSListen string
+	// GatewayTimeout is how long the gateway waits for a container's
+	// response headers before it answers 504 and takes the container out
+	// of its domain's rotation for a while (default 30s).
+	GatewayTimeout time.Duration
 }
 
 func (c *Config) setDefaults() {

@@ -43,6 +43,9 @@ type Config struct {
 	// HTTPListen and HTTPSListen are the master's web gateway addresses
 	// ("" = none).
 	HTTPListen, HTTPSListen string
+	// GatewayTimeout is the gateway's wait for a container's answer
+	// (master.Config.GatewayTimeout; 0 = its default).
+	GatewayTimeout time.Duration
 }
 
 // Location is a running embedded location.
@@ -84,7 +87,7 @@ func Up(ctx context.Context, cfg Config) (*Location, error) {
 	}
 	m, err := master.New(master.Config{Dir: filepath.Join(cfg.Dir, "master"), Listen: cfg.Listen,
 		SessionTimeout: cfg.SessionTimeout, LayerMaxBytes: cfg.LayerMaxBytes, LayerMaxEntries: cfg.LayerMaxEntries,
-		HTTPListen: cfg.HTTPListen, HTTPSListen: cfg.HTTPSListen,
+		HTTPListen: cfg.HTTPListen, HTTPSListen: cfg.HTTPSListen, GatewayTimeout: cfg.GatewayTimeout,
 		Log: cfg.Log.With("component", "master")})
 	if err != nil {
 		return nil, err

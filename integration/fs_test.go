@@ -13,6 +13,7 @@ import (
 	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/ociarchive"
 	"github.com/tffs/tffs/internal/testenv"
+	"github.com/tffs/tffs/sdk"
 )
 
 // requireFUSE skips (or fails under CI=true) without /dev/fuse and fusermount3.
@@ -114,4 +115,18 @@ func TestFS(t *testing.T) {
 			t.Fatalf("mount still listed:\n%s", mounts)
 		}
 	})
+}
+
+// mountAt mounts loc in-process at a new temporary directory, unmounted at
+// cleanup, and returns the directory.
+func mountAt(t *testing.T, loc *sdk.Location) string {
+	t.Helper()
+	requireFUSE(t)
+	mnt := t.TempDir()
+	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Unmount() })
+	return mnt
 }

@@ -1,11 +1,9 @@
 package integration
 
 import (
-	"context"
 	"testing"
 	"time"
 
-	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/testenv"
 )
 
@@ -18,12 +16,7 @@ func TestMountStdoutSlowReaderLosesNothing(t *testing.T) {
 	requireFUSE(t)
 	env := testenv.Start(t)
 	loc := env.Connect(t)
-	mnt := t.TempDir()
-	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmount() })
+	mnt := mountAt(t, loc)
 	mustShell(t, 3*time.Minute, `
 		set -euo pipefail
 		c="$1/nodes/any/loud"

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/ociarchive"
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/sdk"
@@ -126,12 +125,7 @@ func TestFSMountIO(t *testing.T) {
 	requireFUSE(t)
 	env := testenv.Start(t)
 	loc := env.Connect(t)
-	mnt := t.TempDir()
-	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmount() })
+	mnt := mountAt(t, loc)
 
 	t.Run("Busy", func(t *testing.T) {
 		tar := filepath.Join(t.TempDir(), "img.tar")

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"context"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -9,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/testenv"
 )
 
@@ -30,12 +28,7 @@ func TestFSPosix(t *testing.T) {
 	}
 	env := testenv.Start(t)
 	loc := env.Connect(t)
-	mnt := t.TempDir()
-	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmount() })
+	mnt := mountAt(t, loc)
 	ctr := filepath.Join(mnt, "nodes", "any", "px")
 	mustSh(t, "mkdir "+ctr+" && echo busybox > "+ctr+"/image && echo 'sleep 100000' > "+ctr+"/cmd && echo start > "+ctr+"/ctl")
 	files := filepath.Join(ctr, "files")

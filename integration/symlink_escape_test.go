@@ -2,7 +2,6 @@ package integration
 
 import (
 	"archive/tar"
-	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/ociarchive"
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/sdk"
@@ -107,12 +105,7 @@ func TestSymlinkEscape(t *testing.T) {
 	requireFUSE(t)
 	env := testenv.Start(t)
 	loc := env.Connect(t)
-	mnt := t.TempDir()
-	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmount() })
+	mnt := mountAt(t, loc)
 	cn := newCanary(t)
 	defer cn.check(t)
 
@@ -208,12 +201,7 @@ func TestSymlinkRandomWalk(t *testing.T) {
 	t.Logf("seed %d (TFFS_SYMLINK_SEED=N runs seed N)", seed)
 	env := testenv.Start(t)
 	loc := env.Connect(t)
-	mnt := t.TempDir()
-	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmount() })
+	mnt := mountAt(t, loc)
 	cn := newCanary(t)
 	gen := filepath.Join(t.TempDir(), "gen.sh")
 	script := randomLinks(seed, cn.dir)

@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	tffsfs "github.com/tffs/tffs/fs"
 	"github.com/tffs/tffs/internal/testenv"
 	"github.com/tffs/tffs/node"
 	"github.com/tffs/tffs/sdk"
@@ -55,12 +54,7 @@ func TestVolumesMount(t *testing.T) {
 	requireFUSE(t)
 	env := testenv.Start(t)
 	loc := env.Connect(t)
-	mnt := t.TempDir()
-	m, err := tffsfs.Mount(context.Background(), loc, mnt, testenv.Logger(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Unmount() })
+	mnt := mountAt(t, loc)
 	runScript(t, 2*time.Minute, "volumes.sh", mnt)
 	if ents, _ := os.ReadDir(filepath.Join(env.Dir, "node", "volumes")); len(ents) != 0 {
 		t.Fatalf("left in the node's volumes: %v", ents)

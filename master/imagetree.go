@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"errors"
 	"fmt"
+	"github.com/tffs/tffs/internal/filekind"
 	"io"
 	"os"
 	"path"
@@ -265,7 +266,7 @@ func (t *imageTree) open(layerPath func(string) string, maxBytes int64, p string
 		return nil, fi, fmt.Errorf("%s: %w", p, protocol.ErrIsDir)
 	}
 	if !os.FileMode(fi.Mode).IsRegular() || e.layer == "" {
-		return nil, fi, fmt.Errorf("%s is %s, only regular files can be read: %w", p, fileKind(os.FileMode(fi.Mode)), protocol.ErrInvalid)
+		return nil, fi, fmt.Errorf("%s is %s, only regular files can be read: %w", p, filekind.Of(os.FileMode(fi.Mode)), protocol.ErrInvalid)
 	}
 	dr, err := openLayer(layerPath(e.layer), maxBytes)
 	if err != nil {

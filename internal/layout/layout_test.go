@@ -18,11 +18,11 @@ type rule struct {
 }
 
 // Leaf helpers under internal/ that import no daemon or client package.
-var leaves = []string{"internal/lifecycle", "internal/ociarchive"}
+var leaves = []string{"internal/lifecycle", "internal/ociarchive", "internal/filekind"}
 
 var rules = []rule{
 	{"protocol", nil},
-	{"node/runtime", nil},
+	{"node/runtime", []string{"internal/filekind"}},
 	{"master", append([]string{"protocol", "master/..."}, leaves...)},
 	{"master/...", append([]string{"protocol", "master/..."}, leaves...)},
 	{"node", append([]string{"protocol", "node/..."}, leaves...)},

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"github.com/tffs/tffs/internal/filekind"
 	"io"
 	"os"
 
@@ -150,7 +151,7 @@ func reopenRegular(h int, st *unix.Stat_t, flags int, p string) (*os.File, error
 	case unix.S_IFDIR:
 		return nil, pathErr("open", p, unix.EISDIR)
 	default:
-		return nil, fmt.Errorf("open %s: %s is %s, only regular files are read or written: %w: %w", p, p, kindOf(fileMode(st.Mode)), ErrInvalid, unix.EINVAL)
+		return nil, fmt.Errorf("open %s: %s is %s, only regular files are read or written: %w: %w", p, p, filekind.Of(fileMode(st.Mode)), ErrInvalid, unix.EINVAL)
 	}
 	if err := notPseudo(h, p); err != nil {
 		return nil, err

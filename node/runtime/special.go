@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"fmt"
+	"github.com/tffs/tffs/internal/filekind"
 	"os"
 
 	pathrs "github.com/cyphar/filepath-securejoin/pathrs-lite"
@@ -17,34 +18,13 @@ import (
 // regular files that reach the node's kernel — /proc/kmsg is the node's
 // kernel log, and reading it blocks — so they are refused as well.
 
-// kindOf names a file type for an error message.
-func kindOf(m os.FileMode) string {
-	switch {
-	case m.IsDir():
-		return "a directory"
-	case m&os.ModeSymlink != 0:
-		return "a symbolic link"
-	case m&os.ModeCharDevice != 0:
-		return "a character device"
-	case m&os.ModeDevice != 0:
-		return "a block device"
-	case m&os.ModeNamedPipe != 0:
-		return "a FIFO"
-	case m&os.ModeSocket != 0:
-		return "a socket"
-	case m.IsRegular():
-		return "a regular file"
-	}
-	return "not a regular file"
-}
-
 // checkRegular refuses (ErrInvalid, with the file's type) anything but a
 // regular file.
 func checkRegular(op, p string, m os.FileMode) error {
 	if m.IsRegular() {
 		return nil
 	}
-	return fmt.Errorf("%s %s: %s is %s, only regular files can be read or written: %w", op, p, p, kindOf(m), ErrInvalid)
+	return fmt.Errorf("%s %s: %s is %s, only regular files can be read or written: %w", op, p, p, filekind.Of(m), ErrInvalid)
 }
 
 // openRegular opens the regular file behind the O_PATH handle h for

@@ -20,7 +20,8 @@ type RunOptions struct {
 	Env         []string // KEY=VALUE (see EnvList)
 	Files       []FileSpec
 	Volumes     []VolumeSpec // -m: the container runs on their node
-	Asleep      bool // -z: no main workload; Args, if any, run as a process
+	Ports       []PortSpec   // -p: tunnels for the run's life
+	Asleep      bool         // -z: no main workload; Args, if any, run as a process
 	Name, Tag   string
 	Node        string // "" = the location's choice
 	CPUs        float64
@@ -120,6 +121,17 @@ func Run(ctx context.Context, loc *sdk.Location, o RunOptions) (int, error) {
 		defer cancel()
 		ctr.Destroy(dctx)
 	}()
+	for _, p := range o.Ports {
+		tun, err := ctr.AttachTunnel(ctx, p.Remote, p.Local)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Interrupted, nil
+			}
+			return 1, err
+		}
+		defer tun.Close()
+		fmt.Fprintf(o.Stderr, "port %d of %s on %s\n", p.Remote, ctr.Name, tun.Addr())
+	}
 	if o.Started != nil {
 		if err := o.Started(ctx, ctr); err != nil {
 			return 1, err

@@ -134,3 +134,28 @@ func (v VolumeSpec) Option() sdk.SpawnOption {
 	}
 	return sdk.MountVolumeNamed(v.Volume, v.Path)
 }
+
+// PortSpec is one -p LOCAL:REMOTE: a tunnel from 127.0.0.1:LOCAL (0 = any
+// free port) to the container's REMOTE port.
+type PortSpec struct {
+	Local, Remote int
+}
+
+// ParsePort parses LOCAL:REMOTE, or REMOTE alone (same as 0:REMOTE).
+func ParsePort(s string) (PortSpec, error) {
+	l, r, ok := strings.Cut(s, ":")
+	if !ok {
+		l, r = "0", s
+	}
+	var p PortSpec
+	bad := func() (PortSpec, error) {
+		return PortSpec{}, fmt.Errorf("-p %q: want LOCAL:REMOTE ports (LOCAL 0: any free port): %w", s, sdk.ErrInvalid)
+	}
+	if _, err := fmt.Sscanf(l, "%d", &p.Local); err != nil || fmt.Sprint(p.Local) != l || p.Local < 0 || p.Local > 65535 {
+		return bad()
+	}
+	if _, err := fmt.Sscanf(r, "%d", &p.Remote); err != nil || fmt.Sprint(p.Remote) != r || p.Remote < 1 || p.Remote > 65535 {
+		return bad()
+	}
+	return p, nil
+}

@@ -2,15 +2,21 @@ package integration
 
 import (
 	"bufio"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"regexp"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/tffs/tffs/internal/location"
 	"github.com/tffs/tffs/internal/testenv"
 )
 
@@ -71,5 +77,73 @@ func TestRunPublishPort(t *testing.T) {
 		if code != 1 || stderr == "" {
 			t.Fatalf("-p %s: code %d stderr %q, want exit 1", p, code, stderr)
 		}
+	}
+}
+
+// TestRunWeb: `tffs run -w FQDN:CERTNAME` publishes the container's port
+// 80 at the domain through the location's web gateway, over HTTP and over
+// HTTPS with CERTNAME.crt and CERTNAME.key; the endpoint ends with the run.
+func TestRunWeb(t *testing.T) {
+	env := testenv.Start(t, func(c *location.Config) { c.HTTPListen, c.HTTPSListen = "127.0.0.1:0", "127.0.0.1:0" })
+	const domain = "cli.example.test"
+	cert, key := selfSigned(t, domain)
+	certName := filepath.Join(t.TempDir(), "site")
+	os.WriteFile(certName+".crt", cert, 0o644)
+	os.WriteFile(certName+".key", key, 0o600)
+	cmd := exec.Command(testenv.Binary(t), "run", "-w", domain+":"+certName, "busybox", "sh", "-c",
+		"mkdir -p /www && echo published > /www/index.html && exec httpd -f -p 80 -h /www")
+	cmd.Env = append(os.Environ(), "TFFS_DIR="+env.ClientDir)
+	cmd.WaitDelay = 5 * time.Second
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	get := func() (string, error) {
+		req, _ := http.NewRequest(http.MethodGet, "http://"+env.Loc.Master.HTTPAddr()+"/index.html", nil)
+		req.Host = domain
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return "", err
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != 200 {
+			return "", fmt.Errorf("%s", resp.Status)
+		}
+		return string(b), nil
+	}
+	var body string
+	testenv.Eventually(t, 60*time.Second, "the page through the gateway", func() bool {
+		var err error
+		body, err = get()
+		return err == nil
+	})
+	if body != "published\n" || !strings.Contains(stderr.String(), "published at "+domain) {
+		t.Fatalf("page %q, stderr %q", body, stderr.String())
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(cert)
+	conn, err := tls.Dial("tcp", env.Loc.Master.HTTPSAddr(), &tls.Config{ServerName: domain, RootCAs: pool})
+	if err != nil {
+		t.Fatalf("HTTPS: %v", err)
+	}
+	fmt.Fprintf(conn, "GET /index.html HTTP/1.0\r\nHost: %s\r\n\r\n", domain)
+	b, _ := io.ReadAll(conn)
+	conn.Close()
+	if !strings.Contains(string(b), "published") {
+		t.Fatalf("HTTPS: %q", b)
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	cmd.Wait()
+	testenv.Eventually(t, 30*time.Second, "the domain gone with the run", func() bool {
+		_, err := get()
+		return err != nil
+	})
+	// A missing certificate: one clear line, exit 1.
+	_, errOut, code := tffsRun(t, env, nil, "run", "-w", domain+":"+certName+"-none", "busybox", "true")
+	if code != 1 || !strings.Contains(errOut, "certificate") {
+		t.Fatalf("missing certificate: code %d stderr %q", code, errOut)
 	}
 }

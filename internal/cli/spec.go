@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -158,4 +159,43 @@ func ParsePort(s string) (PortSpec, error) {
 		return bad()
 	}
 	return p, nil
+}
+
+// WebSpec is one -w FQDN[:CERTNAME]: the container's port 80 published at
+// the domain through the location's web gateway, served over HTTPS too
+// with the certificate chain CERTNAME.crt and key CERTNAME.key (PEM files;
+// CERTNAME may hold a directory) when CERTNAME is given.
+type WebSpec struct {
+	Domain, Cert string
+}
+
+// ParseWeb parses FQDN[:CERTNAME].
+func ParseWeb(s string) (WebSpec, error) {
+	d, c, hasCert := strings.Cut(s, ":")
+	if d == "" || (hasCert && c == "") || strings.ContainsAny(d, "/ ") {
+		return WebSpec{}, fmt.Errorf("-w %q: want FQDN or FQDN:CERTNAME: %w", s, sdk.ErrInvalid)
+	}
+	return WebSpec{Domain: strings.ToLower(d), Cert: c}, nil
+}
+
+// Publish publishes ctr's port 80 at the domain and, with a CERTNAME, sets
+// the domain's certificate from CERTNAME.crt and CERTNAME.key.
+func (w WebSpec) Publish(ctx context.Context, loc *sdk.Location, ctr *sdk.Container) error {
+	var cert, key []byte
+	if w.Cert != "" {
+		var err error
+		if cert, err = os.ReadFile(w.Cert + ".crt"); err != nil {
+			return fmt.Errorf("-w %s: certificate: %w", w.Domain, err)
+		}
+		if key, err = os.ReadFile(w.Cert + ".key"); err != nil {
+			return fmt.Errorf("-w %s: certificate key: %w", w.Domain, err)
+		}
+	}
+	if err := loc.Publish(ctx, w.Domain, ctr, 80); err != nil {
+		return err
+	}
+	if w.Cert != "" {
+		return loc.SetEndpointCert(ctx, w.Domain, cert, key)
+	}
+	return nil
 }

@@ -107,7 +107,7 @@ func imageCmd() *cobra.Command {
 
 func runCmd() *cobra.Command {
 	var o cli.RunOptions
-	var env, files, vols []string
+	var env, files, vols, ports, webs []string
 	cmd := &cobra.Command{Use: "run [flags] IMAGE|. [CMD [ARG...]]", Short: "spawn a container, stream its output (or attach the terminal), exit with its code",
 		Args: cobra.MinimumNArgs(1)}
 	fs := cmd.Flags()
@@ -115,6 +115,8 @@ func runCmd() *cobra.Command {
 	fs.StringArrayVarP(&env, "env", "e", nil, "VAR=value, or VAR to copy the local value (repeatable)")
 	fs.StringArrayVarP(&files, "file", "f", nil, "SRC:DEST: write a local file into the container before it boots; DEST ending in / takes SRC's name (repeatable)")
 	fs.StringArrayVarP(&vols, "volume", "m", nil, "VOL:/path[:ro]: mount a volume of yours (name or tag); the container runs on its node (repeatable)")
+	fs.StringArrayVarP(&ports, "publish", "p", nil, "LOCAL:REMOTE: tunnel 127.0.0.1:LOCAL to the container's REMOTE port for the run's life; LOCAL 0 picks a free port (printed on stderr) (repeatable)")
+	fs.StringArrayVarP(&webs, "web", "w", nil, "FQDN[:CERTNAME]: publish the container's port 80 at FQDN through the location's web gateway; with CERTNAME, HTTPS too with the PEM files CERTNAME.crt (chain) and CERTNAME.key (repeatable)")
 	fs.BoolVarP(&o.Asleep, "sleep", "z", false, "start the container asleep (CMD, if given, runs as a process in it)")
 	fs.StringVar(&o.Name, "name", "", "container name (unique in the session)")
 	fs.StringVar(&o.Tag, "tag", "", "container tag (unique among the account's containers)")
@@ -152,6 +154,20 @@ func runCmd() *cobra.Command {
 				return err
 			}
 			o.Volumes = append(o.Volumes, spec)
+		}
+		for _, p := range ports {
+			spec, err := cli.ParsePort(p)
+			if err != nil {
+				return err
+			}
+			o.Ports = append(o.Ports, spec)
+		}
+		for _, w := range webs {
+			spec, err := cli.ParseWeb(w)
+			if err != nil {
+				return err
+			}
+			o.Web = append(o.Web, spec)
 		}
 		if *memory != "" {
 			if o.Memory, err = cli.ParseBytes(*memory); err != nil {

@@ -20,7 +20,9 @@ type RunOptions struct {
 	Env         []string // KEY=VALUE (see EnvList)
 	Files       []FileSpec
 	Volumes     []VolumeSpec // -m: the container runs on their node
-	Asleep      bool // -z: no main workload; Args, if any, run as a process
+	Ports       []PortSpec   // -p: tunnels for the run's life
+	Web         []WebSpec    // -w: port 80 published at domains
+	Asleep      bool         // -z: no main workload; Args, if any, run as a process
 	Name, Tag   string
 	Node        string // "" = the location's choice
 	CPUs        float64
@@ -120,6 +122,26 @@ func Run(ctx context.Context, loc *sdk.Location, o RunOptions) (int, error) {
 		defer cancel()
 		ctr.Destroy(dctx)
 	}()
+	for _, p := range o.Ports {
+		tun, err := ctr.AttachTunnel(ctx, p.Remote, p.Local)
+		if err != nil {
+			if ctx.Err() != nil {
+				return Interrupted, nil
+			}
+			return 1, err
+		}
+		defer tun.Close()
+		fmt.Fprintf(o.Stderr, "port %d of %s on %s\n", p.Remote, ctr.Name, tun.Addr())
+	}
+	for _, w := range o.Web {
+		if err := w.Publish(ctx, loc, ctr); err != nil {
+			if ctx.Err() != nil {
+				return Interrupted, nil
+			}
+			return 1, err
+		}
+		fmt.Fprintf(o.Stderr, "port 80 of %s published at %s\n", ctr.Name, w.Domain)
+	}
 	if o.Started != nil {
 		if err := o.Started(ctx, ctr); err != nil {
 			return 1, err

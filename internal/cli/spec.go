@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path"
@@ -133,4 +134,68 @@ func (v VolumeSpec) Option() sdk.SpawnOption {
 		return sdk.MountVolumeNamed(v.Volume, v.Path, sdk.ReadOnly())
 	}
 	return sdk.MountVolumeNamed(v.Volume, v.Path)
+}
+
+// PortSpec is one -p LOCAL:REMOTE: a tunnel from 127.0.0.1:LOCAL (0 = any
+// free port) to the container's REMOTE port.
+type PortSpec struct {
+	Local, Remote int
+}
+
+// ParsePort parses LOCAL:REMOTE, or REMOTE alone (same as 0:REMOTE).
+func ParsePort(s string) (PortSpec, error) {
+	l, r, ok := strings.Cut(s, ":")
+	if !ok {
+		l, r = "0", s
+	}
+	var p PortSpec
+	bad := func() (PortSpec, error) {
+		return PortSpec{}, fmt.Errorf("-p %q: want LOCAL:REMOTE ports (LOCAL 0: any free port): %w", s, sdk.ErrInvalid)
+	}
+	if _, err := fmt.Sscanf(l, "%d", &p.Local); err != nil || fmt.Sprint(p.Local) != l || p.Local < 0 || p.Local > 65535 {
+		return bad()
+	}
+	if _, err := fmt.Sscanf(r, "%d", &p.Remote); err != nil || fmt.Sprint(p.Remote) != r || p.Remote < 1 || p.Remote > 65535 {
+		return bad()
+	}
+	return p, nil
+}
+
+// WebSpec is one -w FQDN[:CERTNAME]: the container's port 80 published at
+// the domain through the location's web gateway, served over HTTPS too
+// with the certificate chain CERTNAME.crt and key CERTNAME.key (PEM files;
+// CERTNAME may hold a directory) when CERTNAME is given.
+type WebSpec struct {
+	Domain, Cert string
+}
+
+// ParseWeb parses FQDN[:CERTNAME].
+func ParseWeb(s string) (WebSpec, error) {
+	d, c, hasCert := strings.Cut(s, ":")
+	if d == "" || (hasCert && c == "") || strings.ContainsAny(d, "/ ") {
+		return WebSpec{}, fmt.Errorf("-w %q: want FQDN or FQDN:CERTNAME: %w", s, sdk.ErrInvalid)
+	}
+	return WebSpec{Domain: strings.ToLower(d), Cert: c}, nil
+}
+
+// Publish publishes ctr's port 80 at the domain and, with a CERTNAME, sets
+// the domain's certificate from CERTNAME.crt and CERTNAME.key.
+func (w WebSpec) Publish(ctx context.Context, loc *sdk.Location, ctr *sdk.Container) error {
+	var cert, key []byte
+	if w.Cert != "" {
+		var err error
+		if cert, err = os.ReadFile(w.Cert + ".crt"); err != nil {
+			return fmt.Errorf("-w %s: certificate: %w", w.Domain, err)
+		}
+		if key, err = os.ReadFile(w.Cert + ".key"); err != nil {
+			return fmt.Errorf("-w %s: certificate key: %w", w.Domain, err)
+		}
+	}
+	if err := loc.Publish(ctx, w.Domain, ctr, 80); err != nil {
+		return err
+	}
+	if w.Cert != "" {
+		return loc.SetEndpointCert(ctx, w.Domain, cert, key)
+	}
+	return nil
 }

@@ -101,3 +101,27 @@ func TestParseVolume(t *testing.T) {
 		}
 	}
 }
+
+func TestParsePortAndWeb(t *testing.T) {
+	for in, want := range map[string]PortSpec{"8080:80": {8080, 80}, "0:22": {0, 22}, "443": {0, 443}} {
+		if got, err := ParsePort(in); err != nil || got != want {
+			t.Fatalf("ParsePort(%q) = %v, %v; want %v", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", ":80", "80:", "a:80", "1:0", "70000:80", "-1:80", "1:2:3", "08:80"} {
+		if _, err := ParsePort(in); !errors.Is(err, sdk.ErrInvalid) {
+			t.Fatalf("ParsePort(%q): %v, want ErrInvalid", in, err)
+		}
+	}
+	if w, err := ParseWeb("Web.Example.com:/etc/certs/web"); err != nil || w != (WebSpec{"web.example.com", "/etc/certs/web"}) {
+		t.Fatalf("ParseWeb: %v %v", w, err)
+	}
+	if w, err := ParseWeb("*.example.com"); err != nil || w != (WebSpec{"*.example.com", ""}) {
+		t.Fatalf("ParseWeb: %v %v", w, err)
+	}
+	for _, in := range []string{"", ":cert", "web.example.com:", "a/b"} {
+		if _, err := ParseWeb(in); !errors.Is(err, sdk.ErrInvalid) {
+			t.Fatalf("ParseWeb(%q): %v, want ErrInvalid", in, err)
+		}
+	}
+}

@@ -10,11 +10,13 @@ import (
 	"golang.org/x/crypto/ssh"
 )
 
-// forward serves a direct-tcpip channel (ssh -L) until container
-// networking gives containers addresses of their own: the connection is
-// made from inside the container by its `nc HOST PORT` (busybox and most
-// images have one), whose stdin and stdout carry the bytes. Ports on the
-// container's loopback are reachable this way.
+// forward serves a direct-tcpip channel (ssh -L): the connection is made
+// from inside the container by its `nc HOST PORT` (busybox and most images
+// have one), whose stdin and stdout carry the bytes. Ports on the
+// container's loopback are reachable this way. The SDK's tunnels carry
+// connections only from a local listener (Container.AttachTunnel), which
+// would let any local user past the ssh authentication; a call opening
+// one tunnelled connection would replace nc here.
 func (s *Server) forward(ctx context.Context, nc ssh.NewChannel) {
 	var req struct {
 		Host       string

@@ -22,10 +22,13 @@ const callTimeout = 30 * time.Second
 type fs struct {
 	ctx context.Context
 	ctr *sdk.Container
+
+	mu      sync.Mutex
+	writers map[string]map[*writer]bool // open write handles by path
 }
 
 func handlers(ctx context.Context, ctr *sdk.Container) sftp.Handlers {
-	f := &fs{ctx: ctx, ctr: ctr}
+	f := &fs{ctx: ctx, ctr: ctr, writers: map[string]map[*writer]bool{}}
 	return sftp.Handlers{FileGet: f, FilePut: f, FileCmd: f, FileList: f}
 }
 
@@ -38,6 +41,10 @@ func errno(err error) error {
 		return &os.PathError{Op: "tffs", Path: err.Error(), Err: syscall.ENOENT}
 	case errors.Is(err, sdk.ErrPermission):
 		return &os.PathError{Op: "tffs", Path: err.Error(), Err: syscall.EACCES}
+	}
+	var en syscall.Errno // the container's errno: pkg/sftp maps only an unwrapped one
+	if errors.As(err, &en) {
+		return &os.PathError{Op: "tffs", Path: err.Error(), Err: en}
 	}
 	return err
 }
@@ -137,114 +144,8 @@ func (rd *reader) Close() error {
 	return nil
 }
 
-// maxPending bounds the bytes of out-of-order writes held for a file.
-const maxPending = 64 << 20
-
-// Filewrite serves a file written from offset 0 on (as put, scp and
-// rsync's temporary files are): the bytes stream into the container as
-// they come, out-of-order writes held until their turn. The file replaces
-// the old one when the handle closes. Writes into the middle of an
-// existing file need a ranged write call the SDK does not have yet.
-func (f *fs) Filewrite(r *sftp.Request) (io.WriterAt, error) {
-	mode := os.FileMode(0o644)
-	if fi, err := f.ctr.Stat(f.ctx, r.Filepath); err == nil {
-		mode = os.FileMode(fi.Mode).Perm()
-	}
-	if a := r.Attributes(); a != nil && r.AttrFlags().Permissions {
-		mode = a.FileMode().Perm()
-	}
-	pr, pw := io.Pipe()
-	w := &writer{pw: pw, pending: map[int64][]byte{}, done: make(chan error, 1)}
-	go func() {
-		err := f.ctr.PutReader(f.ctx, r.Filepath, pr, mode)
-		pr.CloseWithError(err)
-		w.done <- err
-	}()
-	return w, nil
-}
-
-type writer struct {
-	mu      sync.Mutex
-	pw      *io.PipeWriter
-	pos     int64
-	pending map[int64][]byte
-	held    int
-	err     error
-	done    chan error
-	closed  bool
-}
-
-func (w *writer) WriteAt(p []byte, off int64) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err != nil {
-		return 0, w.err
-	}
-	switch {
-	case off < w.pos:
-		w.err = fmt.Errorf("write at %d after %d: rewriting a file's bytes is not supported", off, w.pos)
-		return 0, w.err
-	case off > w.pos:
-		if w.held+len(p) > maxPending {
-			w.err = fmt.Errorf("write at %d: too far ahead of %d", off, w.pos)
-			return 0, w.err
-		}
-		w.pending[off] = append([]byte(nil), p...)
-		w.held += len(p)
-		return len(p), nil
-	}
-	if err := w.write(p); err != nil {
-		return 0, err
-	}
-	for {
-		next, ok := w.pending[w.pos]
-		if !ok {
-			return len(p), nil
-		}
-		delete(w.pending, w.pos)
-		w.held -= len(next)
-		if err := w.write(next); err != nil {
-			return 0, err
-		}
-	}
-}
-
-func (w *writer) write(p []byte) error {
-	n, err := w.pw.Write(p)
-	w.pos += int64(n)
-	if err != nil {
-		w.err = err
-	}
-	return err
-}
-
-func (w *writer) Close() error {
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		return w.err
-	}
-	w.closed = true
-	if w.err == nil && len(w.pending) > 0 {
-		w.err = fmt.Errorf("file closed with a gap at %d", w.pos)
-	}
-	if w.err != nil {
-		w.pw.CloseWithError(w.err)
-	} else {
-		w.pw.Close()
-	}
-	w.mu.Unlock()
-	err := <-w.done
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.err == nil {
-		w.err = errno(err)
-	}
-	return w.err
-}
-
-// Filecmd serves rename, remove, rmdir, mkdir and setstat (accepted,
-// without effect: the SDK has no chmod or utimes call yet).
+// Filecmd serves rename, remove, rmdir, mkdir and setstat (chmod, chown,
+// truncate, utimes through the container's setattr call).
 func (f *fs) Filecmd(r *sftp.Request) error {
 	ctx, cancel := context.WithTimeout(f.ctx, callTimeout)
 	defer cancel()
@@ -256,7 +157,7 @@ func (f *fs) Filecmd(r *sftp.Request) error {
 	case "Mkdir":
 		return errno(f.ctr.Mkdir(ctx, r.Filepath, 0o755))
 	case "Setstat":
-		return nil
+		return f.setstat(ctx, r)
 	}
 	return sftp.ErrSSHFxOpUnsupported
 }
@@ -320,4 +221,12 @@ func (i fileInfo) Size() int64        { return i.fi.Size }
 func (i fileInfo) Mode() os.FileMode  { return os.FileMode(i.fi.Mode) }
 func (i fileInfo) ModTime() time.Time { return i.fi.ModTime }
 func (i fileInfo) IsDir() bool        { return i.Mode().IsDir() }
-func (i fileInfo) Sys() any           { return nil }
+
+// Sys gives pkg/sftp the owner and access time, when the node sent them
+// (chown in OpenSSH's sftp needs the owner).
+func (i fileInfo) Sys() any {
+	if !i.fi.Full {
+		return nil
+	}
+	return &syscall.Stat_t{Uid: i.fi.UID, Gid: i.fi.GID, Atim: syscall.NsecToTimespec(i.fi.Atime)}
+}

@@ -89,8 +89,7 @@ func (m *Master) startGateway() error {
 			// handler.
 			r.Out = r.Out.WithContext(context.WithValue(r.Out.Context(), chosenKey{}, new(chosenBackend)))
 		},
-		Transport: &http.Transport{DialContext: m.gatewayDial, MaxIdleConnsPerHost: -1, DisableKeepAlives: true,
-			ResponseHeaderTimeout: timeout},
+		Transport: m.newGatewayTransport(timeout),
 		ModifyResponse: func(resp *http.Response) error {
 			if ch, ok := resp.Request.Context().Value(chosenKey{}).(*chosenBackend); ok && ch.set {
 				m.gw.mu.Lock()
@@ -104,9 +103,7 @@ func (m *Master) startGateway() error {
 			if ch, ok := r.Context().Value(chosenKey{}).(*chosenBackend); ok && ch.set {
 				// It accepted the connection and then failed or did
 				// not answer in time: out of the rotation for a while.
-				m.gw.mu.Lock()
-				m.gw.down[ch.b] = time.Now().Add(downFor)
-				m.gw.mu.Unlock()
+				m.markDown(ch.b)
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
 					code = http.StatusGatewayTimeout
@@ -215,58 +212,6 @@ type target struct {
 	b               backend
 	session, nodeID string
 	peer            string
-}
-
-// gatewayDial connects to a backend of the endpoint addr names (the
-// request's Host), round robin, skipping backends that refused lately.
-func (m *Master) gatewayDial(ctx context.Context, _, addr string) (net.Conn, error) {
-	var targets []target
-	m.onLoop(func() {
-		e := m.lookupEndpoint(addr)
-		if e == nil || len(e.backends) == 0 {
-			return
-		}
-		start := int(e.next.Add(1))
-		for i := range e.backends {
-			b := e.backends[(start+i)%len(e.backends)]
-			c := m.containers[b.container]
-			if c == nil {
-				continue
-			}
-			if n := m.nodes[c.node]; n != nil && n.online {
-				targets = append(targets, target{b: b, session: c.session, nodeID: n.name, peer: n.peer})
-			}
-		}
-	})
-	if len(targets) == 0 {
-		return nil, fmt.Errorf("no container serves %s", addr)
-	}
-	now := time.Now()
-	var up, down []target
-	m.gw.mu.Lock()
-	for _, t := range targets {
-		if until, ok := m.gw.down[t.b]; ok && now.Before(until) {
-			down = append(down, t)
-		} else {
-			up = append(up, t)
-		}
-	}
-	m.gw.mu.Unlock()
-	var errs []error
-	for _, t := range append(up, down...) {
-		conn, err := m.dialBackend(ctx, t)
-		if err == nil {
-			if ch, ok := ctx.Value(chosenKey{}).(*chosenBackend); ok {
-				ch.b, ch.set = t.b, true
-			}
-			return conn, nil
-		}
-		errs = append(errs, err)
-		m.gw.mu.Lock()
-		m.gw.down[t.b] = now.Add(downFor)
-		m.gw.mu.Unlock()
-	}
-	return nil, errors.Join(errs...)
 }
 
 // dialBackend opens one connection to a container's port through its node.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"syscall"
 
 	"github.com/vishvananda/netlink"
 )
@@ -92,7 +93,9 @@ func (n *Net) Detach(id string) error {
 	defer n.mu.Unlock()
 	var errs []error
 	if l, err := netlink.LinkByName(VethName(n.ns, id)); err == nil {
-		if err := netlink.LinkDel(l); err != nil && !errors.Is(err, os.ErrNotExist) {
+		// The pair also goes with the container's namespace, which may
+		// be ending right now: gone in between is gone.
+		if err := netlink.LinkDel(l); err != nil && !errors.Is(err, os.ErrNotExist) && !errors.Is(err, syscall.ENODEV) {
 			errs = append(errs, fmt.Errorf("network: delete veth: %w", err))
 		}
 	}

@@ -1598,11 +1598,13 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 			return nil
 		}
 
-		// fallback to always claim ready
-		s.REvents = fuse.DefaultPollMask
-		done(s)
-		r.Respond(s)
-		return nil
+		// tffs: no poller: ENOSYS, so the kernel stops asking for the
+		// whole mount and answers "always ready" itself. The upstream
+		// answered that here, so every poll of every file of the mount
+		// (Go's runtime puts each opened file in its epoll set) waited for
+		// this server: a process that serves the mount and also opens
+		// files on it could block its own netpoller on itself.
+		return syscall.ENOSYS
 
 	case *fuse.NotifyReply:
 		c.notifyMu.Lock()

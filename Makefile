@@ -11,6 +11,11 @@ PKGS     := make gcc libc6-dev pkg-config ca-certificates libzmq3-dev containerd
             iproute2 nftables btrfs-progs python3 tmux psmisc procps \
             git rsync tar openssh-client docker.io curl
 export CGO_ENABLED := 1
+# The integration tests run again under the race detector: those that drive
+# the concurrent paths (delivery across cuts, cancellation, restarts, the
+# soak, tunnels, the mount's streams and files, volumes); the whole suite
+# under -race takes longer than CI gives.
+RACE_TESTS := Delivery|Soak|Cancel|Restart|Killed|Callbacks|Tunnel|NetIsolation|Volumes$$|FSPosix|MountStdout|Endpoints$$|RunCommandTTY
 
 .PHONY: deps build test unit bench soak demo clean busybox-image fresh
 
@@ -30,7 +35,8 @@ test: deps
 	$(GO) vet ./...
 	$(GO) build ./examples/...
 	$(GO) test -count=1 -timeout 40m ./...
-	$(GO) test -count=1 -race -timeout 40m ./protocol/ ./integration/
+	$(GO) test -count=1 -race -timeout 40m ./protocol/ ./sdk/ ./fs/ ./master/ ./node/
+	$(GO) test -count=1 -race -timeout 40m -run '$(RACE_TESTS)' ./integration/
 
 # The reliability soak for 10 minutes (TFFS_SOAK; `make test` runs it for 60 s): random spawns, runs,
 # puts, fetches and destroys from several sessions and a FUSE mount across injected connection cuts.

@@ -10,6 +10,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -22,13 +23,14 @@ import (
 )
 
 // BenchmarkCLIRunTrue: `tffs run busybox true` (the binary: connect,
-// spawn, wait, goodbye) against `docker run --rm busybox true` when a
-// Docker engine runs here, else against the same spawn+wait through the
-// SDK in this process (what the command line adds).
+// spawn, wait, goodbye) against `docker run --rm busybox true` on a
+// private Docker engine when dockerd is installed, else against the same
+// spawn+wait through the SDK in this process (what the command line adds).
 func BenchmarkCLIRunTrue(b *testing.B) {
 	env := testenv.Start(b)
 	bin := testenv.Binary(b)
-	docker := exec.Command("docker", "info").Run() == nil
+	dk := startDocker(b, filepath.Join(env.Dir, "busybox.tar"))
+	docker := dk != nil
 	loc := env.Connect(b)
 	ctx := context.Background()
 	var ours, base []time.Duration
@@ -42,9 +44,7 @@ func BenchmarkCLIRunTrue(b *testing.B) {
 		ours = append(ours, time.Since(t0))
 		t0 = time.Now()
 		if docker {
-			if out, err := exec.Command("docker", "run", "--rm", "busybox", "true").CombinedOutput(); err != nil {
-				b.Fatalf("docker run: %v %s", err, out)
-			}
+			dk.timed(b, "run", "--rm", "--network", "none", "busybox", "true")
 		} else {
 			ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Command("true"))
 			if err != nil {
@@ -64,10 +64,17 @@ func BenchmarkCLIRunTrue(b *testing.B) {
 
 // BenchmarkSFTP100MB: sftp put and get of 100 MB through the --ssh server
 // (pkg/sftp client over x/crypto/ssh, loopback) against the SDK's own
-// Put/Fetch of the same file in the same run.
+// Put/Fetch of the same file and, with a private Docker engine, `docker
+// cp` in and out of a running container, in the same run.
 func BenchmarkSFTP100MB(b *testing.B) {
 	env := testenv.Start(b)
 	loc := env.Connect(b)
+	dk := startDocker(b, filepath.Join(env.Dir, "busybox.tar"))
+	var dctr, local string
+	if dk != nil {
+		dctr = dk.sleeper(b)
+		local = filepath.Join(b.TempDir(), "big")
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	b.Cleanup(cancel)
 	ctr, err := loc.Node().SpawnContainer(ctx, "busybox", sdk.Asleep())
@@ -138,6 +145,14 @@ func BenchmarkSFTP100MB(b *testing.B) {
 		io.Copy(io.Discard, rc)
 		rc.Close()
 		sdkGet := time.Since(t0)
+		if dk != nil {
+			os.WriteFile(local, data, 0o644)
+			in := dk.timed(b, "cp", local, dctr+":/tmp/big")
+			os.Remove(local)
+			out := dk.timed(b, "cp", dctr+":/tmp/big", local)
+			fmt.Printf("%-34s put %6.0f MB/s  get %6.0f MB/s   docker cp in %6.0f MB/s  out %6.0f MB/s   ratio put %.2f× get %.2f×\n",
+				"sftp 100 MB vs docker cp", mbps(put), mbps(get), mbps(in), mbps(out), mbps(put)/mbps(in), mbps(get)/mbps(out))
+		}
 		b.ReportMetric(mbps(put), "MB/s-sftp-put")
 		b.ReportMetric(mbps(get), "MB/s-sftp-get")
 		fmt.Printf("%-34s put %6.0f MB/s  get %6.0f MB/s   SDK put %6.0f MB/s  fetch %6.0f MB/s   ratio put %.2f× get %.2f×\n",

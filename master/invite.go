@@ -16,8 +16,9 @@ import (
 // is checked by the CURVE handshake itself: an altered secret is another
 // key, refused by ZAP) and makes one request, OpJoin, presenting the key
 // pair it made for itself. The invitation key is then revoked, as it is
-// when the invitation expires. Invitations live in the master's memory:
-// a restart voids those not yet used.
+// when the invitation expires. Invitations are kept in the store (their
+// public half, name and expiry; never the secret), so a restarted master
+// still honours those not yet used or expired.
 type invites struct {
 	mu    sync.Mutex
 	byKey map[string]*invite // invitation public key → invitation
@@ -59,14 +60,10 @@ func (m *Master) Invite(name string, ttl time.Duration) (Invitation, error) {
 		return Invitation{}, err
 	}
 	inv := &invite{name: name, expires: time.Now().Add(ttl)}
-	m.invites.mu.Lock()
-	if m.invites.byKey == nil {
-		m.invites.byKey = map[string]*invite{}
+	if err := m.saveInvite(kp.Public, inv); err != nil {
+		return Invitation{}, err
 	}
-	m.invites.byKey[kp.Public] = inv
-	inv.timer = time.AfterFunc(ttl, func() { m.spendInvite(kp.Public) })
-	m.invites.mu.Unlock()
-	m.srv.Allow(kp.Public)
+	m.admitInvite(kp.Public, inv)
 	return Invitation{Account: name, Master: m.Addr(), MasterKey: m.PublicKey(), Secret: kp.Secret, Expires: inv.expires}, nil
 }
 
@@ -91,6 +88,9 @@ func (m *Master) spendInvite(pub string) *invite {
 	if inv != nil {
 		inv.timer.Stop()
 		m.srv.Revoke(pub)
+		if err := m.store.delete(bucketInvites, pub); err != nil {
+			m.log.Warn("invitation spent but still in the store", "err", err)
+		}
 	}
 	return inv
 }

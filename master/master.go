@@ -154,6 +154,11 @@ func New(cfg Config) (*Master, error) {
 	}
 	if err == nil {
 		err = m.restoreVolumes()
+	}
+	if err == nil {
+		err = m.restoreInvites()
+	}
+	if err == nil {
 		err = m.startGateway()
 	}
 	if err != nil {

@@ -27,7 +27,7 @@ func openStore(path string) (*store, error) {
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
-		for _, b := range [][]byte{bucketAccounts, bucketNodes, bucketImages, bucketSessions, bucketContainers} {
+		for _, b := range [][]byte{bucketAccounts, bucketNodes, bucketImages, bucketSessions, bucketContainers, bucketInvites} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}

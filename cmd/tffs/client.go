@@ -141,33 +141,17 @@ func runCmd() *cobra.Command {
 		if o.Env, err = cli.EnvList(env, os.LookupEnv); err != nil {
 			return err
 		}
-		for _, f := range files {
-			spec, err := cli.ParseFile(f)
-			if err != nil {
-				return err
-			}
-			o.Files = append(o.Files, spec)
+		if o.Files, err = parseAll(files, cli.ParseFile); err != nil {
+			return err
 		}
-		for _, v := range vols {
-			spec, err := cli.ParseVolume(v)
-			if err != nil {
-				return err
-			}
-			o.Volumes = append(o.Volumes, spec)
+		if o.Volumes, err = parseAll(vols, cli.ParseVolume); err != nil {
+			return err
 		}
-		for _, p := range ports {
-			spec, err := cli.ParsePort(p)
-			if err != nil {
-				return err
-			}
-			o.Ports = append(o.Ports, spec)
+		if o.Ports, err = parseAll(ports, cli.ParsePort); err != nil {
+			return err
 		}
-		for _, w := range webs {
-			spec, err := cli.ParseWeb(w)
-			if err != nil {
-				return err
-			}
-			o.Web = append(o.Web, spec)
+		if o.Web, err = parseAll(webs, cli.ParseWeb); err != nil {
+			return err
 		}
 		if *memory != "" {
 			if o.Memory, err = cli.ParseBytes(*memory); err != nil {
@@ -236,4 +220,17 @@ func resourcesCmd() *cobra.Command {
 			enc.SetIndent("", "  ")
 			return enc.Encode(o)
 		}}
+}
+
+// parseAll parses each value of a repeatable flag.
+func parseAll[T any](values []string, parse func(string) (T, error)) ([]T, error) {
+	var out []T
+	for _, v := range values {
+		spec, err := parse(v)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, spec)
+	}
+	return out, nil
 }

@@ -60,24 +60,9 @@ func btrfs(ctx context.Context, stdin io.Reader, stdout io.Writer, args ...strin
 }
 
 func (d *btrfsDriver) Create(ctx context.Context, id string) error {
-	if err := CheckID(id); err != nil {
-		return err
-	}
-	if err := os.Mkdir(d.base(id), 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("volume %s: %w", id, protocol.ErrExists)
-		}
-		return err
-	}
-	if err := os.Mkdir(d.snaps(id), 0o700); err != nil {
-		os.RemoveAll(d.base(id))
-		return err
-	}
-	if err := btrfs(ctx, nil, nil, "subvolume", "create", d.Path(id)); err != nil {
-		os.RemoveAll(d.base(id))
-		return err
-	}
-	return nil
+	return makeVolumeDirs(id, d.base(id), d.snaps(id), func() error {
+		return btrfs(ctx, nil, nil, "subvolume", "create", d.Path(id))
+	})
 }
 
 // deleteSubvolumes deletes the subvolumes among paths that exist.

@@ -37,20 +37,31 @@ func (d *dirDriver) Path(id string) string  { return filepath.Join(d.root, id, "
 func (d *dirDriver) snaps(id string) string { return filepath.Join(d.root, id, "snaps") }
 
 func (d *dirDriver) Create(ctx context.Context, id string) error {
+	return makeVolumeDirs(id, d.base(id), d.snaps(id), func() error { return os.Mkdir(d.Path(id), 0o755) })
+}
+
+// makeVolumeDirs makes a new volume's base directory (ErrExists when it
+// is there) with its snapshots directory, then its data by mkData; a
+// failure leaves nothing.
+func makeVolumeDirs(id, base, snaps string, mkData func() error) error {
 	if err := CheckID(id); err != nil {
 		return err
 	}
-	if err := os.Mkdir(d.base(id), 0o700); err != nil {
+	if err := os.Mkdir(base, 0o700); err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("volume %s: %w", id, protocol.ErrExists)
 		}
 		return err
 	}
-	if err := os.Mkdir(d.Path(id), 0o755); err != nil {
-		os.RemoveAll(d.base(id))
+	if err := os.Mkdir(snaps, 0o700); err != nil {
+		os.RemoveAll(base)
 		return err
 	}
-	return os.Mkdir(d.snaps(id), 0o700)
+	if err := mkData(); err != nil {
+		os.RemoveAll(base)
+		return err
+	}
+	return nil
 }
 
 func (d *dirDriver) exists(id string) error {

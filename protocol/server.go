@@ -90,7 +90,7 @@ func Listen(addr string, kp KeyPair, domain string, log *slog.Logger) (*Server, 
 			sock.Close()
 			return nil, nil, err
 		}
-		if err := sock.Bind(addr); err != nil {
+		if err := bindRetry(sock, addr); err != nil {
 			sock.Close()
 			return nil, nil, fmt.Errorf("bind %s: %w", addr, err)
 		}
@@ -374,5 +374,24 @@ func (s *Server) tick(now time.Time) {
 		if err := r.link.tick(now); err != nil {
 			s.breakLink(name, r, err)
 		}
+	}
+}
+
+// bindWait is how long a bind waits for its address to be free: libzmq
+// closes a listener on its I/O thread after the socket's Close has
+// returned, so a server closed and made again on the same port (a master
+// restarted in one process) may find it still taken for a moment.
+const bindWait = 3 * time.Second
+
+// bindRetry binds sock to addr, retrying while the address is in use, up
+// to bindWait.
+func bindRetry(sock *zmq.Socket, addr string) error {
+	deadline := time.Now().Add(bindWait)
+	for {
+		err := sock.Bind(addr)
+		if err == nil || zmq.AsErrno(err) != zmq.EADDRINUSE || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 }

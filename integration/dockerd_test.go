@@ -36,6 +36,7 @@ func needTools(t *testing.T, pkg string, tools ...string) {
 // its "moby" namespace; the tests run no Docker containers).
 type dockerEngine struct {
 	dir, socket string
+	answered    bool // it served its API: its stop must leave nothing
 }
 
 // startDockerEngine starts a private dockerd and stops it at cleanup,
@@ -81,6 +82,7 @@ func startDockerEngine(t *testing.T) *dockerEngine {
 			t.Fatalf("dockerd did not answer on %s in 2 minutes: %s", e.socket, e.logTail(10))
 		}
 	}
+	e.answered = true
 	return e
 }
 
@@ -100,7 +102,12 @@ func (e *dockerEngine) stop(t *testing.T, cmd *exec.Cmd, exited chan struct{}) {
 		<-exited
 	}
 	if left := mountsUnder(e.dir); len(left) > 0 {
-		t.Errorf("dockerd left mounts behind: %v", left)
+		// A dockerd that died while starting (the test is skipped) leaves
+		// the bind mount of its data root: only a stop after it served is
+		// held to leaving nothing.
+		if e.answered {
+			t.Errorf("dockerd left mounts behind: %v", left)
+		}
 		for i := len(left) - 1; i >= 0; i-- {
 			syscall.Unmount(left[i], syscall.MNT_DETACH)
 		}

@@ -15,7 +15,7 @@ export CGO_ENABLED := 1
 # the concurrent paths (delivery across cuts, cancellation, restarts, the
 # soak, tunnels, the mount's streams and files, volumes); the whole suite
 # under -race takes longer than CI gives.
-RACE_TESTS := Delivery|Soak|Cancel|Restart|Killed|Callbacks|Tunnel|NetIsolation|Volumes$$|FSPosix|MountStdout|Endpoints$$|RunCommandTTY
+RACE_TESTS := Delivery|Soak|Cancel|Restart|Killed|Callbacks|Tunnel|NetIsolation|Volumes$$|FSPosix|MountStdout|MountWriteBehind|Endpoints$$|RunCommandTTY
 
 .PHONY: deps build test unit bench soak demo clean busybox-image fresh
 

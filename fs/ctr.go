@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"bazil.org/fuse"
@@ -42,8 +43,10 @@ type ctr struct {
 	last     string
 	nextProc int
 	views    map[string]*ctrDir
-	imgView  imageView // the image's tree before start
-	stats    statCache // file information of the started container (liveattr.go)
+	imgView  imageView     // the image's tree before start
+	stats    statCache     // file information of the started container (liveattr.go)
+	writing  writingFiles  // files with writes on their way to the node (writebehind.go)
+	writes   atomic.Uint64 // writes that reached the node (or failed): a stat begun before one is not kept
 }
 
 func newCtr(f *FS, name, parent string) *ctr {

@@ -114,16 +114,27 @@ func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileIn
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
+	writes := c.writes.Load()
 	fi, err := sc.Stat(cctx, p)
+	kept := c.writes.Load() == writes
 	if err != nil {
 		err = errno(err)
-		if err == fuse.Errno(syscall.ENOENT) {
+		if err == fuse.Errno(syscall.ENOENT) && kept {
 			c.stats.putMissing(p)
 		}
 		return fi, err
 	}
-	c.stats.put(p, fi)
+	if kept {
+		c.stats.put(p, fi)
+	}
 	return fi, nil
+}
+
+// wrote records that a write to p reached the node or failed: p's cached
+// information is stale.
+func (c *ctr) wrote(p string) {
+	c.writes.Add(1)
+	c.stats.drop(p)
 }
 
 // infoAttr fills a from a container file's information.
@@ -133,6 +144,9 @@ func infoAttr(a *fuse.Attr, fi sdk.FileInfo) {
 	a.Size = uint64(fi.Size)
 	a.Mtime = fi.ModTime
 	a.BlockSize = 4096
+	if os.FileMode(fi.Mode).IsRegular() {
+		a.BlockSize = sdk.MaxIOSize // cp and friends then read and write in calls of the largest size
+	}
 	if fi.Full {
 		a.Inode, a.Nlink, a.Blocks = fi.Ino, fi.Nlink, uint64(fi.Blocks)
 		a.Uid, a.Gid, a.Rdev = fi.UID, fi.GID, uint32(fi.Rdev)
@@ -203,6 +217,7 @@ func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, r
 		sr.Valid |= sdk.SetMtime
 		sr.Mtime, sr.MtimeNow = req.Mtime.UnixNano(), v.MtimeNow()
 	}
+	c.writing.barrier()
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	c.stats.drop(p)

@@ -156,6 +156,7 @@ func (d *liveDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 		return err
 	}
 	p := d.child(req.Name)
+	d.v.c.writing.barrier()
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	d.v.c.stats.dropTree(p)
@@ -191,6 +192,7 @@ func (d *liveDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir fu
 		return err
 	}
 	from := d.child(req.OldName)
+	d.v.c.writing.barrier()
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	d.v.c.stats.dropTree(from)

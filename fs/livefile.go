@@ -1,11 +1,13 @@
 package fs
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"path"
 	"sync"
+	"sync/atomic"
 	"syscall"
 
 	"bazil.org/fuse"
@@ -15,15 +17,18 @@ import (
 )
 
 // Reads and writes of a started container's regular files go to the node
-// one call each, at the offset asked (pread, pwrite there): nothing is
-// staged on this host. What close, flush and fsync promise:
-//   - write(2) returns once the bytes are in the container's file (its
-//     page cache on the node): a process in the container reads them;
-//   - flush (close) has nothing left to send and returns at once;
-//   - fsync(2) and fdatasync(2) fsync the file on the node: when they
-//     return, the bytes are on the node's disk.
-//   - O_TRUNC truncates at open, O_APPEND writes at the node's end of
-//     the file, O_EXCL is decided by the node.
+// at the offset asked (pread, pwrite there): nothing is staged on this
+// host. Writes are pipelined (writebehind.go), sequential reads streamed
+// (readstream.go). What close, flush and fsync promise:
+//   - write(2) returns once the bytes are queued for the node; a process
+//     in the container reads them once they reached it;
+//   - flush (close) waits until every write queued before it is in the
+//     container's file (its page cache on the node) and reports a write
+//     that failed;
+//   - fsync(2) and fdatasync(2) do that too, then fsync the file on the
+//     node: when they return, the bytes are on the node's disk;
+//   - O_TRUNC truncates at open, O_APPEND writes go one at a time at the
+//     node's end of the file, O_EXCL is decided by the node;
 //   - byte-range locks (fcntl, flock) are kept by this host's kernel: they
 //     exclude processes using this mount, not processes in the container.
 
@@ -35,6 +40,9 @@ type liveFile struct {
 	mu      sync.Mutex
 	handles int  // open handles of this mount
 	hidden  bool // removed while open: renamed to a hidden name, removed at the last close
+
+	wb      writeBehind   // writes on their way to the node
+	changes atomic.Uint64 // writes and setattrs through this mount (ends read streams)
 }
 
 var (
@@ -53,6 +61,7 @@ func (f *liveFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	if sc == nil {
 		return fuse.Errno(syscall.ENOENT)
 	}
+	f.wb.barrier()
 	fi, err := f.v.c.info(ctx, sc, f.path())
 	if err != nil {
 		return err
@@ -75,19 +84,25 @@ func (f *liveFile) open(flags fuse.OpenFlags) *liveHandle {
 	f.mu.Lock()
 	f.handles++
 	f.mu.Unlock()
-	return &liveHandle{f: f, appendMode: flags&fuse.OpenAppend != 0}
+	return &liveHandle{f: f, appendMode: flags&fuse.OpenAppend != 0, rs: newReadStream()}
 }
 
 func (f *liveFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
+	f.changes.Add(1)
 	_, err := f.v.c.setattr(ctx, f.path(), req, resp)
 	return err
 }
 
-// Fsync fsyncs the file on the node.
+// Fsync waits for the writes queued before it, then fsyncs the file on
+// the node.
 func (f *liveFile) Fsync(ctx context.Context, req *fuse.FsyncRequest) error {
 	sc := f.v.c.started()
 	if sc == nil {
 		return fuse.Errno(syscall.ENOENT)
+	}
+	f.wb.barrier()
+	if err := f.wb.takeErr(); err != nil {
+		return err
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
@@ -143,23 +158,51 @@ func (c *ctr) openFile(p string) *liveFile {
 type liveHandle struct {
 	f          *liveFile
 	appendMode bool
+	rs         *readStream
 }
 
+// Read waits for this mount's writes to the file queued before it, then
+// serves the read from the handle's stream or by a call.
 func (h *liveHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
 	sc := h.f.v.c.started()
 	if sc == nil {
 		return fuse.Errno(syscall.ENOENT)
 	}
+	f := h.f
+	f.wb.barrier()
+	size := min(req.Size, sdk.MaxIOSize)
+	changes := f.changes.Load()
+	if data, ok := h.rs.read(req.Offset, size, changes, timeoutOf(ctx)); ok {
+		resp.Data = data
+		return nil
+	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	data, err := sc.ReadAt(cctx, h.f.path(), req.Offset, min(req.Size, sdk.MaxIOSize))
+	data, err := sc.ReadAt(cctx, f.path(), req.Offset, size)
 	if err != nil {
 		return errno(err)
 	}
 	resp.Data = data
+	if from, start := h.rs.called(req.Offset, len(data), size); start {
+		h.startStream(sc, from, changes)
+	}
 	return nil
 }
 
+// startStream asks the node for the file from offset from on.
+func (h *liveHandle) startStream(sc *sdk.Container, from int64, changes uint64) {
+	sctx, cancel := context.WithCancel(context.Background())
+	rc, _, err := sc.FetchRange(sctx, h.f.path(), from, 0)
+	if err != nil {
+		cancel()
+		h.f.v.c.f.log.Debug("read stream not started", "path", h.f.path(), "err", err)
+		return
+	}
+	h.rs.begin(rc, cancel, from, changes)
+}
+
+// Write queues the write for the node and returns (writebehind.go); an
+// O_APPEND write goes at once, after the writes queued before it.
 func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.WriteResponse) error {
 	sc := h.f.v.c.started()
 	if sc == nil {
@@ -168,26 +211,59 @@ func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fu
 	if len(req.Data) > sdk.MaxIOSize {
 		return fuse.Errno(syscall.EINVAL)
 	}
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	p := h.f.path()
-	appendMode := h.appendMode || req.FileFlags&fuse.OpenAppend != 0
-	n, _, err := sc.WriteAt(cctx, p, req.Offset, req.Data, appendMode, false)
-	h.f.v.c.stats.drop(p)
-	if err != nil {
-		return h.f.v.c.fail(err)
+	f, c := h.f, h.f.v.c
+	f.changes.Add(1)
+	p := f.path()
+	if h.appendMode || req.FileFlags&fuse.OpenAppend != 0 {
+		f.wb.barrier()
+		if err := f.wb.takeErr(); err != nil {
+			return err
+		}
+		cctx, cancel := callCtx(ctx)
+		defer cancel()
+		n, _, err := sc.WriteAt(cctx, p, req.Offset, req.Data, true, false)
+		c.wrote(p)
+		if err != nil {
+			return c.fail(err)
+		}
+		resp.Size = n
+		return nil
 	}
-	resp.Size = n
+	data := bytes.Clone(req.Data) // the request's buffer is reused once it is answered
+	seq, err := f.wb.queue(&c.writing, f, req.Offset, len(data))
+	if err != nil {
+		return err
+	}
+	timeout := timeoutOf(ctx)
+	go func() {
+		cctx, cancel := context.WithTimeout(context.Background(), timeout)
+		n, _, err := sc.WriteAt(cctx, p, req.Offset, data, false, false)
+		cancel()
+		c.wrote(p)
+		if err == nil && n < len(data) {
+			err = failf(syscall.EIO, "write %s: %d of %d bytes written", p, n, len(data))
+		}
+		if err != nil {
+			err = c.fail(err)
+		}
+		f.wb.done(&c.writing, f, seq, err)
+	}()
+	resp.Size = len(data)
 	return nil
 }
 
-// Flush has nothing to send: every write reached the node before it
-// returned.
-func (h *liveHandle) Flush(ctx context.Context, req *fuse.FlushRequest) error { return nil }
+// Flush (each close of a descriptor) waits for the writes queued before
+// it and reports one that failed.
+func (h *liveHandle) Flush(ctx context.Context, req *fuse.FlushRequest) error {
+	h.f.wb.barrier()
+	return h.f.wb.takeErr()
+}
 
 // Release removes a file removed while open once its last handle closes.
 func (h *liveHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) error {
 	f := h.f
+	h.rs.end()
+	f.wb.barrier()
 	f.mu.Lock()
 	f.handles--
 	gone := f.handles == 0 && f.hidden

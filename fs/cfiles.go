@@ -244,6 +244,10 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 		c.mu.Unlock()
 		return fuse.Errno(syscall.EINVAL)
 	}
+	if c.imageLinkedLocked(to) {
+		c.mu.Unlock()
+		return c.fail(failf(syscall.EBUSY, "%s is hard-linked before start: rename onto it after start", to))
+	}
 	old := c.pre[to]
 	if old == e {
 		c.mu.Unlock()

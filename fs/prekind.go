@@ -105,3 +105,15 @@ func (c *ctr) dropLocked(p string) {
 	}
 	e.body.close()
 }
+
+// imageLinkedLocked reports whether image links made before start name
+// the image's file at p (c.mu held): replacing that name would leave them
+// linked to the new file, not to the image's.
+func (c *ctr) imageLinkedLocked(p string) bool {
+	for _, o := range c.pre {
+		if o.kind == preKindImageLink && o.target == p {
+			return true
+		}
+	}
+	return false
+}

@@ -11,9 +11,85 @@ import (
 	fusefs "bazil.org/fuse/fs"
 )
 
-// Before start, a symlink, hard link, FIFO or socket made in files/ is a
-// pre-boot entry of its kind; putPreBoot makes it in the held container
-// as the container's own file (the node never opens a FIFO or socket).
+// Making names in files/: after start the container's own calls (its
+// liveDir's). Before start, a directory, file, symlink, hard link, FIFO or
+// socket made in files/ is a pre-boot entry of its kind; putPreBoot makes
+// it in the held container as the container's own file (the node never
+// opens a FIFO or socket).
+
+// Mkdir makes a directory: a pre-boot one (kept even empty) before start.
+func (d *filesDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Mkdir(ctx, req)
+	}
+	e := &preEntry{kind: preKindDir, mode: uint32(req.Mode.Perm()), mtime: time.Now()}
+	p, err := d.addPre(ctx, req.Name, e)
+	if err != nil {
+		return nil, err
+	}
+	return d.preNode(p, e), nil
+}
+
+// Create makes a file: a pre-boot one before start, its bytes spooled here.
+func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fuse.CreateResponse) (fusefs.Node, fusefs.Handle, error) {
+	if l := d.live(); l != nil {
+		return l.Create(ctx, req, resp)
+	}
+	c := d.v.c
+	p := path.Join(d.path(), req.Name)
+	if len(req.Name) > maxName {
+		return nil, nil, fuse.Errno(syscall.ENAMETOOLONG)
+	}
+	resp.Flags |= fuse.OpenDirectIO
+	// The name is looked up again each time (as Lookup answers), so a
+	// pre-boot file made here is not taken for one after start.
+	resp.EntryValid = 0
+	c.mu.Lock()
+	if c.state != "new" {
+		c.mu.Unlock()
+		return nil, nil, fuse.Errno(syscall.EBUSY)
+	}
+	e := c.pre[p]
+	if e == nil {
+		e = &preEntry{mode: uint32(req.Mode.Perm()), mtime: time.Now()}
+		c.pre[p] = e
+	} else if req.Flags&fuse.OpenExclusive != 0 {
+		c.mu.Unlock()
+		return nil, nil, fuse.Errno(syscall.EEXIST)
+	} else if e.kind != preKindFile {
+		c.mu.Unlock()
+		return nil, nil, fuse.Errno(syscall.EINVAL)
+	} else if req.Flags&fuse.OpenTruncate != 0 {
+		e.body.truncate(0)
+	}
+	c.mu.Unlock()
+	n := d.preNode(p, e)
+	return n, n, nil
+}
+
+// Symlink makes a symlink: a pre-boot one before start.
+func (d *filesDir) Symlink(ctx context.Context, req *fuse.SymlinkRequest) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Symlink(ctx, req)
+	}
+	return d.preSymlinkMake(ctx, req)
+}
+
+// Link makes a hard link: a pre-boot one before start.
+func (d *filesDir) Link(ctx context.Context, req *fuse.LinkRequest, old fusefs.Node) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Link(ctx, req, old)
+	}
+	return d.preLinkMake(ctx, req, old)
+}
+
+// Mknod makes a FIFO or socket: a pre-boot one before start.
+func (d *filesDir) Mknod(ctx context.Context, req *fuse.MknodRequest) (fusefs.Node, error) {
+	if l := d.live(); l != nil {
+		return l.Mknod(ctx, req)
+	}
+	return d.preMknodMake(ctx, req)
+}
 
 // maxName and maxTarget bound a name and a symlink's target as Linux
 // does (NAME_MAX, PATH_MAX less its NUL).
@@ -153,138 +229,4 @@ func (d *filesDir) preNode(p string, e *preEntry) fusefs.Node {
 		return d.v.node(p, kindPreSpecial, func() fusefs.Node { return withPath(&preSpecial{v: d.v}, p) })
 	}
 	return d.v.node(p, kindPreFile, func() fusefs.Node { return withPath(&preFile{c: d.v.c, v: d.v}, p) })
-}
-
-// preAttr shows pre-boot entry e at p (c.mu held).
-func (c *ctr) preAttrLocked(a *fuse.Attr, p string, e *preEntry) {
-	fileAttr(a, e.kind.fileMode()|os.FileMode(e.mode)&preModeBits, int(e.body.size))
-	e.attr(a)
-	a.Nlink = c.linksLocked(p, e)
-}
-
-// preSymlink is a symlink made before start. Like every link under
-// files/ it shows where it leads from its own directory, built so that it
-// cannot leave files/ (linktarget.go); before start that is its target
-// taken as text, as the container will resolve it with no symlink on the
-// way. After start it stands for the container's link at its path.
-type preSymlink struct {
-	v *ctrDir
-	pathOf
-}
-
-var (
-	_ fusefs.Node           = (*preSymlink)(nil)
-	_ fusefs.NodeReadlinker = (*preSymlink)(nil)
-	_ fusefs.NodeSetattrer  = (*preSymlink)(nil)
-)
-
-func (l *preSymlink) live() *liveLink {
-	if l.v.c.started() == nil {
-		return nil
-	}
-	p := l.path()
-	return l.v.node(p, kindLiveLink, func() fusefs.Node { return withPath(&liveLink{v: l.v}, p) }).(*liveLink)
-}
-
-// shown is what readlink shows for the link (c.mu held): the target
-// resolved as text inside the container's root.
-func (l *preSymlink) shown(e *preEntry) string {
-	t := e.target
-	if !path.IsAbs(t) {
-		t = path.Join(path.Dir(l.path()), t)
-	}
-	return shownTarget(l.path(), path.Clean("/"+t))
-}
-
-func (l *preSymlink) Attr(ctx context.Context, a *fuse.Attr) error {
-	if ll := l.live(); ll != nil {
-		return ll.Attr(ctx, a)
-	}
-	c := l.v.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.pre[l.path()]
-	if e == nil || e.kind != preKindSymlink {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	c.preAttrLocked(a, l.path(), e)
-	a.Size = uint64(len(l.shown(e)))
-	return nil
-}
-
-func (l *preSymlink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (string, error) {
-	if ll := l.live(); ll != nil {
-		return ll.Readlink(ctx, req)
-	}
-	c := l.v.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.pre[l.path()]
-	if e == nil || e.kind != preKindSymlink {
-		return "", fuse.Errno(syscall.ENOENT)
-	}
-	return l.shown(e), nil
-}
-
-// Setattr changes the link itself (lchown, lutimes), applied at start.
-func (l *preSymlink) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
-	if ll := l.live(); ll != nil {
-		return ll.Setattr(ctx, req, resp)
-	}
-	return preSetattrAt(l.v.c, l.path(), req)
-}
-
-// preSpecial is a FIFO or socket made before start; the kernel opens a
-// FIFO itself, nothing here or on the node does. After start it stands
-// for the container's file at its path.
-type preSpecial struct {
-	v *ctrDir
-	pathOf
-}
-
-var (
-	_ fusefs.Node          = (*preSpecial)(nil)
-	_ fusefs.NodeSetattrer = (*preSpecial)(nil)
-)
-
-func (s *preSpecial) live() *liveSpecial {
-	if s.v.c.started() == nil {
-		return nil
-	}
-	p := s.path()
-	return s.v.node(p, kindLiveSpecial, func() fusefs.Node { return withPath(&liveSpecial{v: s.v}, p) }).(*liveSpecial)
-}
-
-func (s *preSpecial) Attr(ctx context.Context, a *fuse.Attr) error {
-	if l := s.live(); l != nil {
-		return l.Attr(ctx, a)
-	}
-	c := s.v.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.pre[s.path()]
-	if e == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	c.preAttrLocked(a, s.path(), e)
-	return nil
-}
-
-// Setattr changes its mode, owner and times, applied at start.
-func (s *preSpecial) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
-	if l := s.live(); l != nil {
-		return l.Setattr(ctx, req, resp)
-	}
-	return preSetattrAt(s.v.c, s.path(), req)
-}
-
-// preSetattrAt is preSetattr on the entry at p.
-func preSetattrAt(c *ctr, p string, req *fuse.SetattrRequest) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.pre[p]
-	if e == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	return preSetattr(c, e, req)
 }

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path"
 	"syscall"
+	"time"
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
@@ -145,3 +146,9 @@ func preSetattrAt(c *ctr, p string, req *fuse.SetattrRequest) error {
 	}
 	return preSetattr(c, e, req)
 }
+
+// EntryTTL is 0 for a name made before start, as Lookup answers: the
+// kernel looks it up again, so after start it finds the container's file.
+func (f *preFile) EntryTTL() time.Duration    { return 0 }
+func (l *preSymlink) EntryTTL() time.Duration { return 0 }
+func (s *preSpecial) EntryTTL() time.Duration { return 0 }

@@ -82,6 +82,12 @@ rm "$F/k/h3"
 expect "links after a remove" "$(stat -c %h "$F/k/file")" "2"
 mv "$F/k/sym" "$F/k/sym2"
 expect "renamed symlink" "$(readlink "$F/k/sym2")" "file"
+ln -P "$F/k/sym2" "$F/k/symh"
+ln "$F/k/fifo" "$F/k/fifoh"
+expect "hard links to a symlink and a FIFO" "$(cd "$F/k" && stat -c '%n %F %h' sym2 symh fifo fifoh)" "sym2 symbolic link 2
+symh symbolic link 2
+fifo fifo 2
+fifoh fifo 2"
 [ ! -e "$F/k/tmplink2" ] && [ ! -e "$F/k/f4" ] && [ ! -e "$F/k/sym" ] || fail "a removed or renamed name is still there"
 echo new > "$F/k/new"
 expect "rename onto an image file linked before start" "$(errno "os.rename(\"$F/k/new\", \"$F/etc/passwd\")")" "EBUSY"
@@ -117,12 +123,14 @@ expect "status" "$(cat "$C/status")" "running"
 expect "kinds in the container" "$(run "stat -c '%n %F %a %h' /k/file /k/hard /k/passwd /k/sym2 /k/abs /k/fifo /k/fifo2 /k/sock")" "/k/file regular file 644 2
 /k/hard regular file 644 2
 /k/passwd regular file 644 2
-/k/sym2 symbolic link 777 1
+/k/sym2 symbolic link 777 2
 /k/abs symbolic link 777 1
-/k/fifo fifo 640 1
+/k/fifo fifo 640 2
 /k/fifo2 fifo 640 1
 /k/sock socket 755 1"
 expect "one inode for a hard link" "$(run "stat -c %i /k/file /k/hard" | uniq | wc -l)" "1"
+expect "one inode for a link to a symlink" "$(run "stat -c %i /k/sym2 /k/symh" | uniq | wc -l)" "1"
+expect "one inode for a link to a FIFO" "$(run "stat -c '%i %h' /k/fifo /k/fifoh" | uniq)" "$(run "stat -c '%i %h' /k/fifo")"
 expect "one inode for a link to the image" "$(run "stat -c %i /etc/passwd /k/passwd" | uniq | wc -l)" "1"
 expect "symlink target in the container" "$(run readlink /k/sym2)" "file"
 expect "absolute symlink target in the container" "$(run readlink /k/abs)" "/etc/hostname"
@@ -131,11 +139,13 @@ more"
 expect "removed names in the container" "$(run ls /k)" "abs
 fifo
 fifo2
+fifoh
 file
 hard
 passwd
 sock
-sym2"
+sym2
+symh"
 expect "copied trees in the container" "$(run "stat -c '%n %F' /cpa/l /cpa/p /rsynca/l /rsynca/p")" "/cpa/l symbolic link
 /cpa/p fifo
 /rsynca/l symbolic link
@@ -143,8 +153,8 @@ expect "copied trees in the container" "$(run "stat -c '%n %F' /cpa/l /cpa/p /rs
 expect "kinds through files/ after start" "$(cd "$F/k" && stat -c '%n %F %a %h' file hard passwd sym2 fifo sock)" "file regular file 644 2
 hard regular file 644 2
 passwd regular file 644 2
-sym2 symbolic link 777 1
-fifo fifo 640 1
+sym2 symbolic link 777 2
+fifo fifo 640 2
 sock socket 755 1"
 expect "readlink after start" "$(readlink "$F/k/sym2")" "file"
 for p in "$F/k/file" "$F/k" "$F/etc/passwd" "$C/cmd"; do

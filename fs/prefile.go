@@ -8,6 +8,8 @@ import (
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
+
+	"github.com/tffs/tffs/sdk"
 )
 
 // preFile is a pre-boot file: its bytes live here until start. The kernel
@@ -122,13 +124,26 @@ func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 	return preSetattr(f.c, e, req)
 }
 
+// Read reads the pre-boot file's spool; a handle opened before start
+// and read after it reads the container's file (the spool is gone).
 func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
 	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
 	if e := f.c.pre[f.path()]; e != nil {
 		data, err := e.body.readAt(req.Size, req.Offset)
+		f.c.mu.Unlock()
 		if err != nil {
 			return errno(err)
+		}
+		resp.Data = data
+		return nil
+	}
+	f.c.mu.Unlock()
+	if sc := f.c.started(); sc != nil {
+		cctx, cancel := callCtx(ctx)
+		defer cancel()
+		data, err := sc.ReadAt(cctx, f.path(), req.Offset, min(req.Size, sdk.MaxIOSize))
+		if err != nil {
+			return f.c.fail(err)
 		}
 		resp.Data = data
 	}

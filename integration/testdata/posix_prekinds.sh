@@ -118,6 +118,7 @@ rsynca/f regular file
 rsynca/l symbolic link
 rsynca/p fifo"
 
+exec 3<"$F/k/file" # read after start: the spool is gone, the container's file is read
 echo start > "$C/ctl"
 expect "status" "$(cat "$C/status")" "running"
 expect "kinds in the container" "$(run "stat -c '%n %F %a %h' /k/file /k/hard /k/passwd /k/sym2 /k/abs /k/fifo /k/fifo2 /k/sock")" "/k/file regular file 644 2
@@ -136,6 +137,9 @@ expect "symlink target in the container" "$(run readlink /k/sym2)" "file"
 expect "absolute symlink target in the container" "$(run readlink /k/abs)" "/etc/hostname"
 expect "bytes in the container" "$(run cat /k/hard)" "data
 more"
+expect "read through a handle opened before start" "$(cat <&3)" "data
+more"
+exec 3<&-
 expect "removed names in the container" "$(run ls /k)" "abs
 fifo
 fifo2

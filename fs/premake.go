@@ -102,6 +102,12 @@ const (
 // the pre-boot files or the image), ENAMETOOLONG past NAME_MAX, EBUSY once
 // the container is starting.
 func (d *filesDir) addPre(ctx context.Context, name string, e *preEntry) (string, error) {
+	return d.addName(ctx, name, e, "")
+}
+
+// addName is addPre; with from set, e must still be the entry at from (a
+// hard link: ENOENT when that name went meanwhile).
+func (d *filesDir) addName(ctx context.Context, name string, e *preEntry, from string) (string, error) {
 	c := d.v.c
 	p := path.Join(d.path(), name)
 	if len(name) > maxName {
@@ -117,6 +123,12 @@ func (d *filesDir) addPre(ctx context.Context, name string, e *preEntry) (string
 	}
 	if c.pre[p] != nil {
 		return "", fuse.Errno(syscall.EEXIST)
+	}
+	if from != "" && c.pre[from] != e {
+		return "", fuse.Errno(syscall.ENOENT)
+	}
+	if t := c.pre[e.target]; e.kind == preKindImageLink && t != nil && t.kind == preKindFile {
+		e = t // the image's file was copied up meanwhile: a name of that
 	}
 	c.pre[p] = e
 	return p, nil
@@ -192,11 +204,12 @@ func (d *filesDir) preLinkMake(ctx context.Context, req *fuse.LinkRequest, old f
 		return nil, fuse.Errno(syscall.EXDEV)
 	}
 	e := c.preEntry(from)
+	shared := from // the new name shares e, which must still be there
 	switch {
 	case e != nil && e.isDir():
 		return nil, fuse.Errno(syscall.EPERM)
 	case e != nil && e.kind == preKindImageLink:
-		e = &preEntry{kind: preKindImageLink, target: e.target}
+		e, shared = &preEntry{kind: preKindImageLink, target: e.target}, ""
 	case e == nil:
 		fi, ok := c.imageEntry(ctx, from)
 		if !ok {
@@ -205,16 +218,13 @@ func (d *filesDir) preLinkMake(ctx context.Context, req *fuse.LinkRequest, old f
 		if !os.FileMode(fi.Mode).IsRegular() {
 			return nil, c.fail(failf(syscall.EPERM, "link %s: only regular files of the image can be linked before start", req.NewName))
 		}
-		e = &preEntry{kind: preKindImageLink, target: from}
+		e, shared = &preEntry{kind: preKindImageLink, target: from}, ""
 	}
-	p, err := d.addPre(ctx, req.NewName, e)
+	p, err := d.addName(ctx, req.NewName, e, shared)
 	if err != nil {
 		return nil, err
 	}
 	c.f.invalidateAttr(old) // its link count changed
-	if e.kind == preKindImageLink {
-		return d.v.node(p, kindPreFile, func() fusefs.Node { return withPath(&preFile{c: c, v: d.v}, p) }), nil
-	}
 	return d.preNode(p, e), nil
 }
 

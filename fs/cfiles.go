@@ -5,27 +5,11 @@ import (
 	"os"
 	"path"
 	"sort"
-	"strings"
 	"syscall"
-	"time"
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
 )
-
-// preEntry is a pre-boot file or directory until start; a file's bytes
-// are in its spool (a temporary file of this host).
-type preEntry struct {
-	dir   bool
-	mode  uint32
-	body  spool
-	mtime time.Time
-	// Set before start with chown and utimes, applied at start.
-	uidSet, gidSet bool
-	uid, gid       uint32
-	atime          time.Time // zero: the time of the put
-	timesSet       bool      // mtime (and atime) were given
-}
 
 // filesDir is a directory of a container's files/ before start: the
 // image's tree with the pre-boot files laid over it. After start its
@@ -62,12 +46,13 @@ func (d *filesDir) live() *liveDir {
 	return d.v.node(p, kindLiveDir, func() fusefs.Node { return withPath(&liveDir{v: d.v}, p) }).(*liveDir)
 }
 
-func (d *filesDir) nodeFor(p string, isDir bool, mode os.FileMode) fusefs.Node {
+// imageNode is the node of the image's file at p (mode m).
+func (d *filesDir) imageNode(p string, m os.FileMode) fusefs.Node {
 	c := d.v.c
 	switch {
-	case isDir:
+	case m.IsDir():
 		return d.v.node(p, kindPreDir, func() fusefs.Node { return withPath(&filesDir{v: d.v}, p) })
-	case mode&os.ModeSymlink != 0:
+	case m&os.ModeSymlink != 0:
 		return d.v.node(p, kindPreLink, func() fusefs.Node { return withPath(&preLink{c: c}, p) })
 	}
 	return d.v.node(p, kindPreFile, func() fusefs.Node { return withPath(&preFile{c: c, v: d.v}, p) })
@@ -113,11 +98,10 @@ func (d *filesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fu
 	c := d.v.c
 	p := path.Join(d.path(), req.Name)
 	if e := c.preEntry(p); e != nil {
-		return d.nodeFor(p, e.dir, 0), nil
+		return d.preNode(p, e), nil
 	}
 	if fi, ok := c.imageEntry(ctx, p); ok {
-		m := os.FileMode(fi.Mode)
-		return d.nodeFor(p, m.IsDir(), m), nil
+		return d.imageNode(p, os.FileMode(fi.Mode)), nil
 	}
 	return nil, fuse.Errno(syscall.ENOENT)
 }
@@ -132,11 +116,7 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	c.mu.Lock()
 	for p, e := range c.pre {
 		if p != d.path() && path.Dir(p) == d.path() {
-			t := fuse.DT_File
-			if e.dir {
-				t = fuse.DT_Dir
-			}
-			out = append(out, fuse.Dirent{Name: path.Base(p), Type: t})
+			out = append(out, fuse.Dirent{Name: path.Base(p), Type: e.kind.direntType()})
 			seen[path.Base(p)] = true
 		}
 	}
@@ -148,158 +128,6 @@ func (d *filesDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
-}
-
-func (d *filesDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Node, error) {
-	if l := d.live(); l != nil {
-		return l.Mkdir(ctx, req)
-	}
-	c := d.v.c
-	p := path.Join(d.path(), req.Name)
-	if _, ok := c.imageEntry(ctx, p); ok {
-		return nil, fuse.Errno(syscall.EEXIST)
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.state != "new" {
-		return nil, fuse.Errno(syscall.EBUSY)
-	}
-	if c.pre[p] != nil {
-		return nil, fuse.Errno(syscall.EEXIST)
-	}
-	c.pre[p] = &preEntry{dir: true, mode: uint32(req.Mode.Perm()), mtime: time.Now()}
-	return d.nodeFor(p, true, 0), nil
-}
-
-func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fuse.CreateResponse) (fusefs.Node, fusefs.Handle, error) {
-	if l := d.live(); l != nil {
-		return l.Create(ctx, req, resp)
-	}
-	c := d.v.c
-	p := path.Join(d.path(), req.Name)
-	resp.Flags |= fuse.OpenDirectIO
-	// The name is looked up again each time (as Lookup answers), so a
-	// pre-boot file made here is not taken for one after start.
-	resp.EntryValid = 0
-	c.mu.Lock()
-	if c.state != "new" {
-		c.mu.Unlock()
-		return nil, nil, fuse.Errno(syscall.EBUSY)
-	}
-	e := c.pre[p]
-	if e == nil {
-		e = &preEntry{mode: uint32(req.Mode.Perm()), mtime: time.Now()}
-		c.pre[p] = e
-	} else if req.Flags&fuse.OpenExclusive != 0 {
-		c.mu.Unlock()
-		return nil, nil, fuse.Errno(syscall.EEXIST)
-	} else if req.Flags&fuse.OpenTruncate != 0 {
-		e.body.truncate(0)
-	}
-	c.mu.Unlock()
-	n := d.nodeFor(p, false, 0)
-	return n, n, nil
-}
-
-func (d *filesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
-	if l := d.live(); l != nil {
-		return l.Remove(ctx, req)
-	}
-	c := d.v.c
-	p := path.Join(d.path(), req.Name)
-	if c.preEntry(p) == nil {
-		if _, ok := c.imageEntry(ctx, p); ok {
-			return c.fail(failf(syscall.EBUSY, "%s belongs to the image: it can be removed after start", p))
-		}
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.pre[p] == nil {
-		return fuse.Errno(syscall.ENOENT)
-	}
-	for q := range c.pre {
-		if strings.HasPrefix(q, p+"/") {
-			return fuse.Errno(syscall.ENOTEMPTY)
-		}
-	}
-	c.pre[p].body.close()
-	delete(c.pre, p)
-	return nil
-}
-
-func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir fusefs.Node) error {
-	if l := d.live(); l != nil {
-		return l.Rename(ctx, req, newDir)
-	}
-	nd, ok := newDir.(*filesDir)
-	if !ok || nd.v.c != d.v.c {
-		return fuse.Errno(syscall.EXDEV)
-	}
-	c := d.v.c
-	from, to := path.Join(d.path(), req.OldName), path.Join(nd.path(), req.NewName)
-	if c.preEntry(from) == nil {
-		if _, ok := c.imageEntry(ctx, from); ok {
-			return c.fail(failf(syscall.EBUSY, "%s belongs to the image: it can be moved after start", from))
-		}
-	}
-	c.mu.Lock()
-	e := c.pre[from]
-	switch {
-	case e == nil:
-		c.mu.Unlock()
-		return fuse.Errno(syscall.ENOENT)
-	case c.state != "new":
-		c.mu.Unlock()
-		return fuse.Errno(syscall.EBUSY)
-	case e.dir && (to == from || strings.HasPrefix(to, from+"/")):
-		c.mu.Unlock()
-		return fuse.Errno(syscall.EINVAL)
-	}
-	if old := c.pre[to]; old != nil && old.dir != e.dir {
-		c.mu.Unlock()
-		if old.dir {
-			return fuse.Errno(syscall.EISDIR)
-		}
-		return fuse.Errno(syscall.ENOTDIR)
-	}
-	for p, pe := range c.pre {
-		if p == from || strings.HasPrefix(p, from+"/") {
-			delete(c.pre, p)
-			c.pre[to+p[len(from):]] = pe
-		}
-	}
-	c.mu.Unlock()
-	c.movePaths(from, to)
-	return nil
-}
-
-// errPreBootKind refuses what a pre-boot file cannot be.
-func (d *filesDir) errPreBootKind(what string) error {
-	return d.v.c.fail(failf(syscall.ENOTSUP, "%s: pre-boot files are regular files and directories; make it after start", what))
-}
-
-// Symlink makes a symlink in the started container (ENOTSUP before).
-func (d *filesDir) Symlink(ctx context.Context, req *fuse.SymlinkRequest) (fusefs.Node, error) {
-	if l := d.live(); l != nil {
-		return l.Symlink(ctx, req)
-	}
-	return nil, d.errPreBootKind("symlink " + req.NewName)
-}
-
-// Link makes a hard link in the started container (ENOTSUP before).
-func (d *filesDir) Link(ctx context.Context, req *fuse.LinkRequest, old fusefs.Node) (fusefs.Node, error) {
-	if l := d.live(); l != nil {
-		return l.Link(ctx, req, old)
-	}
-	return nil, d.errPreBootKind("link " + req.NewName)
-}
-
-// Mknod makes a FIFO or socket in the started container (ENOTSUP before).
-func (d *filesDir) Mknod(ctx context.Context, req *fuse.MknodRequest) (fusefs.Node, error) {
-	if l := d.live(); l != nil {
-		return l.Mknod(ctx, req)
-	}
-	return nil, d.errPreBootKind("mknod " + req.Name)
 }
 
 // Fsync fsyncs the started container's directory; before start there is

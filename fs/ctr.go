@@ -401,6 +401,12 @@ func (c *ctr) start(ctx context.Context, asleep bool) error {
 	if c.state == "starting" {
 		c.state = "running"
 	}
+	// The pre-boot entries are the container's files now: their spools
+	// (temporary files of this host) go.
+	for _, e := range c.pre {
+		e.body.close()
+	}
+	c.pre = map[string]*preEntry{}
 	gen := c.gen
 	c.mu.Unlock()
 	go c.watchExit(sc, gen)

@@ -16,6 +16,8 @@ const (
 	kindLiveFile                        // liveFile
 	kindLiveLink                        // liveLink
 	kindLiveSpecial                     // liveSpecial
+	kindPreSymlink                      // preSymlink
+	kindPreSpecial                      // preSpecial
 )
 
 // kindOf is the kind of a node under files/ (0 for none).
@@ -35,6 +37,10 @@ func kindOf(n fusefs.Node) nodeKind {
 		return kindLiveLink
 	case *liveSpecial:
 		return kindLiveSpecial
+	case *preSymlink:
+		return kindPreSymlink
+	case *preSpecial:
+		return kindPreSpecial
 	}
 	return 0
 }

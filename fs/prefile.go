@@ -8,6 +8,8 @@ import (
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
+
+	"github.com/tffs/tffs/sdk"
 )
 
 // preFile is a pre-boot file: its bytes live here until start. The kernel
@@ -28,10 +30,26 @@ func (f *preFile) live() *liveFile {
 	return f.v.node(p, kindLiveFile, func() fusefs.Node { return withPath(&liveFile{v: f.v}, p) }).(*liveFile)
 }
 
+// entry is f's pre-boot file (nil for a file of the image, or an image
+// link before it is copied up).
 func (f *preFile) entry() *preEntry {
 	f.c.mu.Lock()
 	defer f.c.mu.Unlock()
-	return f.c.pre[f.path()]
+	if e := f.c.pre[f.path()]; e != nil && e.kind != preKindImageLink {
+		return e
+	}
+	return nil
+}
+
+// imagePath is the image's file f shows when it has no pre-boot bytes:
+// its own path, or the file an image link names.
+func (f *preFile) imagePath() string {
+	f.c.mu.Lock()
+	defer f.c.mu.Unlock()
+	if e := f.c.pre[f.path()]; e != nil && e.kind == preKindImageLink {
+		return e.target
+	}
+	return f.path()
 }
 
 func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
@@ -40,20 +58,23 @@ func (f *preFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	}
 	f.c.mu.Lock()
 	e := f.c.pre[f.path()]
-	if e != nil {
-		fileAttr(a, os.FileMode(e.mode), int(e.body.size))
-		e.attr(a)
+	if e != nil && e.kind != preKindImageLink {
+		f.c.preAttrLocked(a, f.path(), e)
 	}
 	f.c.mu.Unlock()
-	if e != nil {
+	if e != nil && e.kind != preKindImageLink {
 		return nil
 	}
-	fi, ok := f.c.imageEntry(ctx, f.path())
+	ip := f.imagePath()
+	fi, ok := f.c.imageEntry(ctx, ip)
 	if !ok {
 		return fuse.Errno(syscall.ENOENT)
 	}
 	fileAttr(a, os.FileMode(fi.Mode).Perm(), int(fi.Size))
 	a.Mtime = fi.ModTime
+	f.c.mu.Lock()
+	a.Nlink = max(fi.Nlink, 1) + f.c.linksLocked(ip, nil)
+	f.c.mu.Unlock()
 	return nil
 }
 
@@ -67,18 +88,19 @@ func (f *preFile) Open(ctx context.Context, req *fuse.OpenRequest, resp *fuse.Op
 	if f.entry() != nil {
 		return f, nil
 	}
+	ip := f.imagePath()
 	if req.Flags.IsReadOnly() {
-		fi, ok := f.c.imageEntry(ctx, f.path())
+		fi, ok := f.c.imageEntry(ctx, ip)
 		if !ok {
 			return nil, fuse.Errno(syscall.ENOENT)
 		}
-		data, err := f.c.readImageFile(ctx, f.path(), fi)
+		data, err := f.c.readImageFile(ctx, ip, fi)
 		if err != nil {
 			return nil, err
 		}
 		return &imageHandle{data: data}, nil
 	}
-	if _, err := f.c.copyUp(ctx, f.path(), req.Flags&fuse.OpenTruncate != 0); err != nil {
+	if _, err := f.c.copyUp(ctx, ip, req.Flags&fuse.OpenTruncate != 0); err != nil {
 		return nil, err
 	}
 	return f, nil
@@ -89,7 +111,7 @@ func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 		return l.Setattr(ctx, req, resp)
 	}
 	if f.entry() == nil {
-		if _, err := f.c.copyUp(ctx, f.path(), req.Valid.Size() && req.Size == 0); err != nil {
+		if _, err := f.c.copyUp(ctx, f.imagePath(), req.Valid.Size() && req.Size == 0); err != nil {
 			return err
 		}
 	}
@@ -102,13 +124,26 @@ func (f *preFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 	return preSetattr(f.c, e, req)
 }
 
+// Read reads the pre-boot file's spool; a handle opened before start
+// and read after it reads the container's file (the spool is gone).
 func (f *preFile) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse.ReadResponse) error {
 	f.c.mu.Lock()
-	defer f.c.mu.Unlock()
 	if e := f.c.pre[f.path()]; e != nil {
 		data, err := e.body.readAt(req.Size, req.Offset)
+		f.c.mu.Unlock()
 		if err != nil {
 			return errno(err)
+		}
+		resp.Data = data
+		return nil
+	}
+	f.c.mu.Unlock()
+	if sc := f.c.started(); sc != nil {
+		cctx, cancel := callCtx(ctx)
+		defer cancel()
+		data, err := sc.ReadAt(cctx, f.path(), req.Offset, min(req.Size, sdk.MaxIOSize))
+		if err != nil {
+			return f.c.fail(err)
 		}
 		resp.Data = data
 	}

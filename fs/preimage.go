@@ -134,6 +134,12 @@ func (c *ctr) copyUp(ctx context.Context, p string, empty bool) (*preEntry, erro
 		return nil, c.failLocked(err)
 	}
 	c.pre[p] = e
+	// The image links to p are now names of the copied-up file.
+	for q, o := range c.pre {
+		if o.kind == preKindImageLink && o.target == p {
+			c.pre[q] = e
+		}
+	}
 	return e, nil
 }
 

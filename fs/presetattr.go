@@ -29,8 +29,11 @@ func preSetattr(c *ctr, e *preEntry, req *fuse.SetattrRequest) error {
 		return c.failLocked(failf(syscall.ENOTSUP, "setattr fields %v are not supported", v&^setattrKnown))
 	}
 	if v.Size() {
-		if e.dir {
+		if e.isDir() {
 			return fuse.Errno(syscall.EISDIR)
+		}
+		if e.kind != preKindFile {
+			return fuse.Errno(syscall.EINVAL)
 		}
 		if req.Size > maxPreBoot {
 			return c.failLocked(failf(syscall.EFBIG, "a file may hold at most %d bytes", int64(maxPreBoot)))
@@ -98,7 +101,7 @@ func (e *preEntry) ownerTimes(p string) sdk.SetattrRequest {
 		r.Valid |= sdk.SetGID
 		r.GID = e.gid
 	}
-	if e.timesSet || !e.dir {
+	if e.timesSet || e.kind == preKindFile {
 		r.Valid |= sdk.SetMtime
 		r.Mtime = e.mtime.UnixNano()
 		if !e.atime.IsZero() {

@@ -15,7 +15,9 @@ import (
 // filesystem: the same calls in a local directory and in files/ give the
 // same results and errnos (posix_conformance.py), what is made through
 // files/ is what the container sees and the other way round
-// (posix_container.sh), and everyday tools work in it (posix_tools.sh).
+// (posix_container.sh), and everyday tools work in it (posix_tools.sh);
+// before start, pre-boot files (posix_preboot.sh) and symlinks, hard
+// links, FIFOs and sockets (posix_prekinds.sh) become the container's.
 func TestFSPosix(t *testing.T) {
 	requireFUSE(t)
 	for _, bin := range []string{"git", "rsync", "tar"} {
@@ -59,4 +61,5 @@ func TestFSPosix(t *testing.T) {
 	t.Run("ContainerSees", func(t *testing.T) { runScript(t, 2*time.Minute, "posix_container.sh", ctr) })
 	t.Run("Tools", func(t *testing.T) { runScript(t, 10*time.Minute, "posix_tools.sh", ctr) })
 	t.Run("PreBoot", func(t *testing.T) { runScript(t, 5*time.Minute, "posix_preboot.sh", mnt) })
+	t.Run("PreBootKinds", func(t *testing.T) { runScript(t, 5*time.Minute, "posix_prekinds.sh", mnt) })
 }

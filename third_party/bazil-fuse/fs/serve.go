@@ -1277,7 +1277,7 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 	case *fuse.GetxattrRequest:
 		n, ok := node.(NodeGetxattrer)
 		if !ok {
-			return syscall.ENOTSUP
+			return syscall.ENOSYS // TFFS: the kernel answers EOPNOTSUPP and stops asking
 		}
 		s := &fuse.GetxattrResponse{}
 		err := n.Getxattr(ctx, r, s)
@@ -1294,7 +1294,7 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 	case *fuse.ListxattrRequest:
 		n, ok := node.(NodeListxattrer)
 		if !ok {
-			return syscall.ENOTSUP
+			return syscall.ENOSYS // TFFS: the kernel answers EOPNOTSUPP and stops asking
 		}
 		s := &fuse.ListxattrResponse{}
 		err := n.Listxattr(ctx, r, s)
@@ -1311,7 +1311,7 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 	case *fuse.SetxattrRequest:
 		n, ok := node.(NodeSetxattrer)
 		if !ok {
-			return syscall.ENOTSUP
+			return syscall.ENOSYS // TFFS: the kernel answers EOPNOTSUPP and stops asking
 		}
 		err := n.Setxattr(ctx, r)
 		if err != nil {
@@ -1324,7 +1324,7 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 	case *fuse.RemovexattrRequest:
 		n, ok := node.(NodeRemovexattrer)
 		if !ok {
-			return syscall.ENOTSUP
+			return syscall.ENOSYS // TFFS: the kernel answers EOPNOTSUPP and stops asking
 		}
 		err := n.Removexattr(ctx, r)
 		if err != nil {

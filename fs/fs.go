@@ -78,8 +78,9 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 	f := newFS(loc, log)
 	m := &Mounted{dir: dir, loc: loc, conn: conn, fsys: f, done: make(chan struct{})}
 	go func() {
-		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, _ fuse.Request) context.Context {
-			return context.WithValue(ctx, timeoutKey{}, o.callTimeout)
+		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, req fuse.Request) context.Context {
+			f.ops.op(req)
+			return context.WithValue(context.WithValue(ctx, timeoutKey{}, o.callTimeout), countsKey{}, &f.ops)
 		}})
 		f.srv.Store(srv)
 		if err := srv.Serve(f); err != nil {
@@ -203,6 +204,7 @@ func (r *reasonErr) As(target any) bool {
 
 // callCtx derives the context of a location call from a request context.
 func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	countCall(ctx)
 	return context.WithTimeout(ctx, timeoutOf(ctx))
 }
 

@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"path"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -16,92 +14,18 @@ import (
 )
 
 // Consistency of a started container's files/ (see README, "The
-// filesystem"): the kernel keeps names and attributes for attrTTL, and this
-// mount keeps what a listing or stat returned for statTTL, so a change made
-// inside the container shows within attrTTL+statTTL; a file's bytes are
-// read afresh at each open (close-to-open), and every change made through
-// this mount is done on the node before the call returns and drops what
-// this mount kept about the paths it touched.
+// filesystem"): the kernel keeps names (missing ones too: negative
+// entries) and attributes for attrTTL, and this mount keeps what a listing
+// or stat returned for statTTL (statcache.go: a directory listed within
+// statTTL is known completely), so a change made inside the container
+// shows within attrTTL+statTTL; a file's bytes are read afresh at each
+// open (close-to-open), and every change made through this mount is done
+// on the node before the call returns and updates what this mount kept
+// about the paths it touched (the kernel updates its own names).
 const (
 	attrTTL = time.Second
 	statTTL = time.Second
 )
-
-// statCache keeps the file information of a started container's paths
-// for statTTL, so `ls -l` costs one listing and no call per entry.
-type statCache struct {
-	mu sync.Mutex
-	m  map[string]cachedInfo
-}
-
-type cachedInfo struct {
-	fi      sdk.FileInfo
-	at      time.Time
-	missing bool // the path did not exist
-}
-
-// maxCached bounds the cache; past it, expired entries are dropped.
-const maxCached = 1 << 14
-
-// get is the cached information of p; missing when p was found not to
-// exist.
-func (s *statCache) get(p string) (fi sdk.FileInfo, missing, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[p]
-	if !ok || time.Since(e.at) > statTTL {
-		return sdk.FileInfo{}, false, false
-	}
-	return e.fi, e.missing, true
-}
-
-func (s *statCache) put(p string, fi sdk.FileInfo) { s.set(p, cachedInfo{fi: fi, at: time.Now()}) }
-
-// putMissing records that p does not exist: lookups of missing names (a
-// tool probing for files) are answered here for statTTL too.
-func (s *statCache) putMissing(p string) { s.set(p, cachedInfo{at: time.Now(), missing: true}) }
-
-func (s *statCache) set(p string, e cachedInfo) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]cachedInfo{}
-	}
-	if len(s.m) >= maxCached {
-		for k, e := range s.m {
-			if time.Since(e.at) > statTTL {
-				delete(s.m, k)
-			}
-		}
-		if len(s.m) >= maxCached {
-			s.m = map[string]cachedInfo{}
-		}
-	}
-	s.m[p] = e
-}
-
-// drop forgets the paths given, and their parent directories (whose
-// times and link counts a change of an entry changes).
-func (s *statCache) drop(ps ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range ps {
-		delete(s.m, p)
-		delete(s.m, path.Dir(p))
-	}
-}
-
-// dropTree forgets p, everything below it and its parent.
-func (s *statCache) dropTree(p string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, path.Dir(p))
-	for k := range s.m {
-		if k == p || strings.HasPrefix(k, p+"/") {
-			delete(s.m, k)
-		}
-	}
-}
 
 // info describes path p of the started container sc, from the cache when
 // fresh.
@@ -271,9 +195,7 @@ func (f *liveFile) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fu
 // container's files (after a reset, which replaces them all): the stat
 // cache, and the kernel's names under files/ in every view.
 func (c *ctr) forgetFiles() {
-	c.stats.mu.Lock()
-	c.stats.m = nil
-	c.stats.mu.Unlock()
+	c.stats.reset()
 	srv := c.f.srv.Load()
 	if srv == nil {
 		return

@@ -63,9 +63,11 @@ func (d *liveDir) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 	return err
 }
 
-// Lookup is answered from a listing or stat made within statTTL, else by
-// a stat on the node; the kernel keeps the name for attrTTL. A missing
-// name is not kept.
+// Lookup is answered from a listing or stat made within statTTL (a name
+// not in a fresh listing of the directory is missing), else by a stat on
+// the node; the kernel keeps the name, and a missing name too (a negative
+// entry, which a create through this mount replaces at once), for
+// attrTTL.
 func (d *liveDir) Lookup(ctx context.Context, name string) (fusefs.Node, error) {
 	sc, err := d.sc()
 	if err != nil {
@@ -73,6 +75,9 @@ func (d *liveDir) Lookup(ctx context.Context, name string) (fusefs.Node, error) 
 	}
 	p := d.child(name)
 	fi, err := d.v.c.info(ctx, sc, p)
+	if err == fuse.Errno(syscall.ENOENT) {
+		return nil, fusefs.NegativeEntry{Valid: attrTTL}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -90,9 +95,9 @@ func (d *liveDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	if err != nil {
 		return nil, errno(err)
 	}
+	d.v.c.stats.listed(d.path(), list)
 	out := make([]fuse.Dirent, 0, len(list))
 	for _, fi := range list {
-		d.v.c.stats.put(d.child(path.Base(fi.Name)), fi)
 		out = append(out, direntOf(fi))
 	}
 	return out, nil
@@ -100,9 +105,15 @@ func (d *liveDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 
 // made records what a call made at p and returns its node.
 func (d *liveDir) made(p string, fi sdk.FileInfo) fusefs.Node {
-	d.v.c.stats.drop(p)
-	d.v.c.stats.put(p, fi)
+	d.v.c.stats.made(p, fi)
 	return d.v.liveNode(p, fi)
+}
+
+// failed forgets what is known of p after a change of it failed, and
+// returns the errno.
+func (d *liveDir) failed(p string, err error) error {
+	d.v.c.stats.unknown(p)
+	return d.v.c.fail(err)
 }
 
 func (d *liveDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Node, error) {
@@ -116,7 +127,7 @@ func (d *liveDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Nod
 	d.v.c.stats.drop(p)
 	fi, err := sc.Make(cctx, sdk.MakeRequest{Path: p, Kind: sdk.MakeDir, Mode: unixPerm(req.Mode)})
 	if err != nil {
-		return nil, d.v.c.fail(err)
+		return nil, d.failed(p, err)
 	}
 	return d.made(p, fi), nil
 }
@@ -135,7 +146,7 @@ func (d *liveDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fus
 	fi, err := sc.Make(cctx, sdk.MakeRequest{Path: p, Kind: sdk.MakeFile, Mode: unixPerm(req.Mode),
 		Excl: req.Flags&fuse.OpenExclusive != 0, Trunc: req.Flags&fuse.OpenTruncate != 0})
 	if err != nil {
-		return nil, nil, d.v.c.fail(err)
+		return nil, nil, d.failed(p, err)
 	}
 	n := d.made(p, fi)
 	f, ok := n.(*liveFile)
@@ -158,15 +169,21 @@ func (d *liveDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	p := d.child(req.Name)
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	d.v.c.stats.dropTree(p)
+	d.v.c.stats.drop(p)
 	if !req.Dir {
 		if f := d.v.c.openFile(p); f != nil {
-			return f.hide(cctx, sc)
+			if err := f.hide(cctx, sc); err != nil {
+				d.v.c.stats.unknown(p)
+				return err
+			}
+			d.v.c.stats.renamed(p, f.path())
+			return nil
 		}
 	}
 	if err := sc.Remove(cctx, p, false); err != nil {
-		return d.v.c.fail(err)
+		return d.failed(p, err)
 	}
+	d.v.c.stats.removed(p)
 	return nil
 }
 
@@ -193,16 +210,19 @@ func (d *liveDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir fu
 	from := d.child(req.OldName)
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	d.v.c.stats.dropTree(from)
-	d.v.c.stats.dropTree(to)
+	d.v.c.stats.drop(from, to)
 	if f := d.v.c.openFile(to); f != nil && to != from {
 		if err := f.hide(cctx, sc); err != nil {
+			d.v.c.stats.unknown(to)
 			return err
 		}
+		d.v.c.stats.renamed(to, f.path())
 	}
 	if err := sc.Rename(cctx, from, to); err != nil {
-		return d.v.c.fail(err)
+		d.v.c.stats.unknown(from)
+		return d.failed(to, err)
 	}
+	d.v.c.stats.renamed(from, to)
 	d.v.c.movePaths(from, to)
 	return nil
 }
@@ -269,7 +289,7 @@ func (d *liveDir) make(ctx context.Context, r sdk.MakeRequest) (fusefs.Node, err
 	d.v.c.stats.drop(r.Path)
 	fi, err := sc.Make(cctx, r)
 	if err != nil {
-		return nil, d.v.c.fail(err)
+		return nil, d.failed(r.Path, err)
 	}
 	return d.made(r.Path, fi), nil
 }

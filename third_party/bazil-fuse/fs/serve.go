@@ -902,6 +902,21 @@ func (e handleNotReaderError) Errno() fuse.Errno {
 	return fuse.Errno(syscall.ENOTSUP)
 }
 
+// NegativeEntry is an error a Lookup returns for a name that does not
+// exist, asking the kernel to keep that answer for Valid (a negative
+// entry: lookups of the name within Valid fail with ENOENT without asking
+// the filesystem; a create, mkdir, symlink, link, mknod or rename to the
+// name through the mount replaces it at once). Valid 0, or the error
+// returned by any other request, is a plain ENOENT. (tffs)
+type NegativeEntry struct {
+	Valid time.Duration
+}
+
+func (e NegativeEntry) Error() string { return "no such file or directory" }
+
+// Errno is ENOENT.
+func (e NegativeEntry) Errno() fuse.Errno { return fuse.Errno(syscall.ENOENT) }
+
 func initLookupResponse(s *fuse.LookupResponse) {
 	s.EntryValid = entryValidTime
 }
@@ -1208,6 +1223,15 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 			n2, err = n.Lookup(ctx, r, s)
 		} else {
 			return syscall.ENOENT
+		}
+		// tffs: a missing name the kernel may keep (a negative entry):
+		// a successful reply with node ID 0 and the entry's validity.
+		var neg NegativeEntry
+		if errors.As(err, &neg) && neg.Valid > 0 {
+			s := &fuse.LookupResponse{EntryValid: neg.Valid}
+			done(s)
+			r.Respond(s)
+			return nil
 		}
 		if err != nil {
 			return err

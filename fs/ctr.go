@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
@@ -189,6 +190,7 @@ type ctrDir struct {
 
 	mu    sync.Mutex
 	files map[string]fusefs.Node // files/ nodes by path, so each keeps its identity
+	negs  map[string]time.Time   // missing paths the kernel keeps (negative entries), when given (liveattr.go)
 }
 
 func (d *ctrDir) Attr(ctx context.Context, a *fuse.Attr) error { dirAttr(a, 0o755); return nil }

@@ -191,9 +191,36 @@ func (f *liveFile) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fu
 	return f.v.c.statfs(ctx, f.path(), resp)
 }
 
+// maxNegs bounds the negative entries a view remembers; past it, those
+// the kernel no longer keeps are forgotten.
+const maxNegs = 1 << 12
+
+// keptMissing records that the kernel keeps p as missing for attrTTL, so
+// that a reset can drop it.
+func (v *ctrDir) keptMissing(p string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := time.Now()
+	if v.negs == nil {
+		v.negs = map[string]time.Time{}
+	}
+	if len(v.negs) >= maxNegs {
+		for k, at := range v.negs {
+			if now.Sub(at) > attrTTL {
+				delete(v.negs, k)
+			}
+		}
+		if len(v.negs) >= maxNegs {
+			v.negs = map[string]time.Time{}
+		}
+	}
+	v.negs[p] = now
+}
+
 // forgetFiles drops what this mount and the kernel keep about the
 // container's files (after a reset, which replaces them all): the stat
-// cache, and the kernel's names under files/ in every view.
+// cache, and the kernel's names under files/ in every view (missing
+// ones too).
 func (c *ctr) forgetFiles() {
 	c.stats.reset()
 	srv := c.f.srv.Load()
@@ -219,7 +246,15 @@ func (c *ctr) forgetFiles() {
 			}
 		}
 		v.mu.Lock()
+		paths := make([]string, 0, len(v.files)+len(v.negs))
 		for p := range v.files {
+			paths = append(paths, p)
+		}
+		for p := range v.negs {
+			paths = append(paths, p)
+		}
+		v.negs = nil
+		for _, p := range paths {
 			if p == "/" {
 				continue
 			}

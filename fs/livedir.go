@@ -76,6 +76,7 @@ func (d *liveDir) Lookup(ctx context.Context, name string) (fusefs.Node, error) 
 	p := d.child(name)
 	fi, err := d.v.c.info(ctx, sc, p)
 	if err == fuse.Errno(syscall.ENOENT) {
+		d.v.keptMissing(p)
 		return nil, fusefs.NegativeEntry{Valid: attrTTL}
 	}
 	if err != nil {

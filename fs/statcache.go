@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"os"
 	"path"
 	"strings"
 	"sync"
@@ -120,13 +121,20 @@ func (s *statCache) setLocked(p string, e cachedInfo) {
 
 // made records a name this mount made at p (create, mkdir, symlink,
 // link, mknod) with its information; its directory's own information
-// (times, link count) is forgotten.
+// (times, link count) is forgotten. A directory made is known empty.
 func (s *statCache) made(p string, fi sdk.FileInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.m, path.Dir(p))
 	s.addNameLocked(p)
-	s.setLocked(p, cachedInfo{fi: fi, at: s.clock()})
+	now := s.clock()
+	s.setLocked(p, cachedInfo{fi: fi, at: now})
+	if os.FileMode(fi.Mode).IsDir() {
+		if s.dirs == nil {
+			s.dirs = map[string]*listing{}
+		}
+		s.dirs[p] = &listing{at: now, names: map[string]struct{}{}}
+	}
 }
 
 // removed records that this mount removed p (and so everything below

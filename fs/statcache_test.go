@@ -1,6 +1,7 @@
 package fs
 
 import (
+	"os"
 	"testing"
 	"time"
 
@@ -59,6 +60,10 @@ func TestStatCacheChangesKeepListingTrue(t *testing.T) {
 
 	s.made("/d/new", file("new", 0))
 	expect(t, s, map[string]string{"/d/new": "have", "/d": "miss", "/d/other": "gone"})
+	s.made("/d/mk", sdk.FileInfo{Name: "mk", Mode: uint32(os.ModeDir | 0o755)})
+	expect(t, s, map[string]string{"/d/mk": "have", "/d/mk/x": "gone"})
+	s.made("/d/mk/x", file("x", 0))
+	expect(t, s, map[string]string{"/d/mk/x": "have", "/d/mk/y": "gone"})
 
 	s.removed("/d/a")
 	expect(t, s, map[string]string{"/d/a": "gone"})

@@ -170,8 +170,10 @@ func (d *liveDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	p := d.child(req.Name)
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
+	links := d.v.c.stats.otherNames(p) // their link count drops
 	d.v.c.stats.drop(p)
 	if !req.Dir {
+		defer d.v.c.invalidatePaths(links)
 		if f := d.v.c.openFile(p); f != nil {
 			if err := f.hide(cctx, sc); err != nil {
 				d.v.c.stats.unknown(p)
@@ -319,4 +321,28 @@ func (v *ctrDir) liveNode(p string, fi sdk.FileInfo) fusefs.Node {
 		return v.node(p, kindLiveFile, func() fusefs.Node { return withPath(&liveFile{v: v}, p) })
 	}
 	return v.node(p, kindLiveSpecial, func() fusefs.Node { return withPath(&liveSpecial{v: v}, p) })
+}
+
+// invalidatePaths drops the kernel's attributes of the container's files
+// at the paths given, in every view.
+func (c *ctr) invalidatePaths(ps []string) {
+	if len(ps) == 0 {
+		return
+	}
+	c.mu.Lock()
+	views := make([]*ctrDir, 0, len(c.views))
+	for _, v := range c.views {
+		views = append(views, v)
+	}
+	c.mu.Unlock()
+	for _, v := range views {
+		for _, p := range ps {
+			v.mu.Lock()
+			n := v.files[p]
+			v.mu.Unlock()
+			if n != nil {
+				c.f.invalidateAttr(n)
+			}
+		}
+	}
 }

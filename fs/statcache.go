@@ -195,6 +195,26 @@ func (s *statCache) unknown(p string) {
 	delete(s.dirs, path.Dir(p))
 }
 
+// otherNames forgets the information of every path but p known to be the
+// same file as p (a hard link of it: its link count changes when p is
+// removed) and returns those paths.
+func (s *statCache) otherNames(p string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[p]
+	if !ok || e.missing || !e.fi.Full || e.fi.Nlink < 2 || os.FileMode(e.fi.Mode).IsDir() {
+		return nil
+	}
+	var out []string
+	for k, o := range s.m {
+		if k != p && !o.missing && o.fi.Full && o.fi.Ino == e.fi.Ino {
+			out = append(out, k)
+			delete(s.m, k)
+		}
+	}
+	return out
+}
+
 // drop forgets the information of the paths given and of their
 // directories (whose times and link counts a change of an entry
 // changes); the names stay known.

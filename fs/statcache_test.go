@@ -107,3 +107,19 @@ func TestStatCacheBounded(t *testing.T) {
 		t.Errorf("%d entries after the expired ones were dropped, want 1", n)
 	}
 }
+
+func TestStatCacheOtherNames(t *testing.T) {
+	s, _ := clockCache()
+	linked := sdk.FileInfo{Name: "f", Mode: 0o644, Full: true, Ino: 7, Nlink: 2}
+	s.put("/d/f", linked)
+	s.put("/e/l", linked)
+	s.put("/d/g", sdk.FileInfo{Name: "g", Mode: 0o644, Full: true, Ino: 8, Nlink: 1})
+	if got := s.otherNames("/d/g"); got != nil {
+		t.Errorf("other names of a file with one link: %v", got)
+	}
+	got := s.otherNames("/e/l")
+	if len(got) != 1 || got[0] != "/d/f" {
+		t.Errorf("other names of /e/l: %v, want [/d/f]", got)
+	}
+	expect(t, s, map[string]string{"/d/f": "miss", "/e/l": "have", "/d/g": "have"})
+}

@@ -79,8 +79,8 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 	m := &Mounted{dir: dir, loc: loc, conn: conn, fsys: f, done: make(chan struct{})}
 	go func() {
 		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, req fuse.Request) context.Context {
-			f.ops.op(req)
-			return context.WithValue(context.WithValue(ctx, timeoutKey{}, o.callTimeout), countsKey{}, &f.ops)
+			kind := f.ops.op(req)
+			return context.WithValue(context.WithValue(ctx, timeoutKey{}, o.callTimeout), countsKey{}, countsCtx{&f.ops, kind})
 		}})
 		f.srv.Store(srv)
 		if err := srv.Serve(f); err != nil {

@@ -28,7 +28,8 @@ const (
 )
 
 // info describes path p of the started container sc, from the cache when
-// fresh.
+// fresh; else, in a directory listed before (one being worked in), by
+// listing it again, else by a stat.
 func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileInfo, error) {
 	if fi, missing, ok := c.stats.get(p); ok {
 		if missing {
@@ -38,6 +39,18 @@ func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileIn
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
+	if dir := path.Dir(p); p != "/" && c.stats.relist(dir) {
+		since := c.stats.version()
+		if list, err := sc.List(cctx, dir); err == nil {
+			c.stats.listed(dir, list, since)
+			if fi, missing, ok := c.stats.get(p); ok {
+				if missing {
+					return fi, fuse.Errno(syscall.ENOENT)
+				}
+				return fi, nil
+			}
+		}
+	}
 	fi, err := sc.Stat(cctx, p)
 	if err != nil {
 		err = errno(err)

@@ -92,11 +92,12 @@ func (d *liveDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
+	since := d.v.c.stats.version()
 	list, err := sc.List(cctx, d.path())
 	if err != nil {
 		return nil, errno(err)
 	}
-	d.v.c.stats.listed(d.path(), list)
+	d.v.c.stats.listed(d.path(), list, since)
 	out := make([]fuse.Dirent, 0, len(list))
 	for _, fi := range list {
 		out = append(out, direntOf(fi))

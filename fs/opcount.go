@@ -22,13 +22,18 @@ type opCounts struct {
 // callsKey is the name Counts gives the location calls.
 const callsKey = "calls"
 
-// op counts one request.
-func (o *opCounts) op(req fuse.Request) {
+// op counts one request and returns its kind.
+func (o *opCounts) op(req fuse.Request) string {
 	t := reflect.TypeOf(req)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	name := strings.TrimSuffix(t.Name(), "Request")
+	o.add(name)
+	return name
+}
+
+func (o *opCounts) add(name string) {
 	o.mu.Lock()
 	if o.ops == nil {
 		o.ops = map[string]*atomic.Int64{}
@@ -57,16 +62,25 @@ func (o *opCounts) snapshot() map[string]int64 {
 
 // Counts is how many FUSE requests of each kind the mount has served
 // (keys such as "Lookup", "Getattr", "Write") and, under "calls", how
-// many location calls serving them made. Benchmarks and diagnostics read
+// many location calls serving them made ("calls.Lookup": those made for
+// lookups). Benchmarks and diagnostics read
 // it; it costs an atomic add per request.
 func (m *Mounted) Counts() map[string]int64 { return m.fsys.ops.snapshot() }
 
-// countsKey carries the mount's counts in each request's context.
+// countsKey carries the mount's counts and the request's kind in each
+// request's context.
 type countsKey struct{}
 
-// countCall counts a location call made for a request of ctx.
+type countsCtx struct {
+	o    *opCounts
+	kind string
+}
+
+// countCall counts a location call made for a request of ctx, in all and
+// by the request's kind ("calls.Lookup").
 func countCall(ctx context.Context) {
-	if o, ok := ctx.Value(countsKey{}).(*opCounts); ok {
-		o.calls.Add(1)
+	if c, ok := ctx.Value(countsKey{}).(countsCtx); ok {
+		c.o.calls.Add(1)
+		c.o.add(callsKey + "." + c.kind)
 	}
 }

@@ -21,6 +21,9 @@ type statCache struct {
 	m    map[string]cachedInfo
 	dirs map[string]*listing
 	now  func() time.Time // time.Now; tests set their own clock
+	// changes counts the changes recorded: a listing fetched while one
+	// was made may miss it, and is not kept.
+	changes uint64
 }
 
 type cachedInfo struct {
@@ -79,11 +82,22 @@ func (s *statCache) putMissing(p string) {
 	s.setLocked(p, cachedInfo{at: s.clock(), missing: true})
 }
 
-// listed records a listing of directory dir: each entry's information
-// and the set of its names.
-func (s *statCache) listed(dir string, list []sdk.FileInfo) {
+// version is to be taken before a listing is fetched, for listed.
+func (s *statCache) version() uint64 {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.changes
+}
+
+// listed records a listing of directory dir fetched after version gave
+// since: each entry's information and the set of its names, unless a
+// change was recorded meanwhile.
+func (s *statCache) listed(dir string, list []sdk.FileInfo, since uint64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.changes != since {
+		return
+	}
 	now := s.clock()
 	l := &listing{at: now, names: make(map[string]struct{}, len(list))}
 	for _, fi := range list {
@@ -125,6 +139,7 @@ func (s *statCache) setLocked(p string, e cachedInfo) {
 func (s *statCache) made(p string, fi sdk.FileInfo) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	delete(s.m, path.Dir(p))
 	s.addNameLocked(p)
 	now := s.clock()
@@ -142,6 +157,7 @@ func (s *statCache) made(p string, fi sdk.FileInfo) {
 func (s *statCache) removed(p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	s.removeLocked(p)
 	s.setLocked(p, cachedInfo{at: s.clock(), missing: true})
 }
@@ -151,6 +167,7 @@ func (s *statCache) removed(p string) {
 func (s *statCache) renamed(from, to string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	s.removeLocked(from)
 	s.removeLocked(to)
 	s.addNameLocked(to)
@@ -185,11 +202,27 @@ func (s *statCache) addNameLocked(p string) {
 	}
 }
 
+// maxRelist is the most names a directory may have had for a lookup in
+// it to list it again rather than stat the one name.
+const maxRelist = 4096
+
+// relist tells whether dir was listed before (and its listing is no
+// longer fresh) with at most maxRelist names: a directory being worked in,
+// where listing it again answers this lookup and the next ones of the
+// next statTTL for the price of one stat.
+func (s *statCache) relist(dir string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	l := s.dirs[dir]
+	return l != nil && !s.fresh(l.at) && len(l.names) <= maxRelist
+}
+
 // unknown forgets what is known of p and of its directory's names (a
 // change of p failed: p may be anything now).
 func (s *statCache) unknown(p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	delete(s.m, p)
 	delete(s.m, path.Dir(p))
 	delete(s.dirs, path.Dir(p))
@@ -221,6 +254,7 @@ func (s *statCache) otherNames(p string) []string {
 func (s *statCache) drop(ps ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	for _, p := range ps {
 		delete(s.m, p)
 		delete(s.m, path.Dir(p))
@@ -231,5 +265,6 @@ func (s *statCache) drop(ps ...string) {
 func (s *statCache) reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.changes++
 	s.m, s.dirs = nil, nil
 }

@@ -42,7 +42,7 @@ func expect(t *testing.T, s *statCache, want map[string]string) {
 
 func TestStatCacheListingIsComplete(t *testing.T) {
 	s, now := clockCache()
-	s.listed("/d", []sdk.FileInfo{file("a", 1), file("/d/b", 2)})
+	s.listed("/d", []sdk.FileInfo{file("a", 1), file("/d/b", 2)}, s.version())
 	expect(t, s, map[string]string{"/d/a": "have", "/d/b": "have", "/d/c": "gone",
 		"/d": "miss", "/e/a": "miss", "/d/a/x": "miss"})
 	if fi, _, _ := s.get("/d/b"); fi.Size != 2 {
@@ -54,8 +54,8 @@ func TestStatCacheListingIsComplete(t *testing.T) {
 
 func TestStatCacheChangesKeepListingTrue(t *testing.T) {
 	s, _ := clockCache()
-	s.listed("/d", []sdk.FileInfo{file("a", 1), file("b", 2), file("sub", 0)})
-	s.listed("/d/sub", []sdk.FileInfo{file("x", 1)})
+	s.listed("/d", []sdk.FileInfo{file("a", 1), file("b", 2), file("sub", 0)}, s.version())
+	s.listed("/d/sub", []sdk.FileInfo{file("x", 1)}, s.version())
 	s.put("/d", sdk.FileInfo{Name: "d"})
 
 	s.made("/d/new", file("new", 0))
@@ -122,4 +122,31 @@ func TestStatCacheOtherNames(t *testing.T) {
 		t.Errorf("other names of /e/l: %v, want [/d/f]", got)
 	}
 	expect(t, s, map[string]string{"/d/f": "miss", "/e/l": "have", "/d/g": "have"})
+}
+
+func TestStatCacheRelist(t *testing.T) {
+	s, now := clockCache()
+	if s.relist("/d") {
+		t.Error("a directory never listed is listed again")
+	}
+	s.listed("/d", []sdk.FileInfo{file("a", 1)}, s.version())
+	if s.relist("/d") {
+		t.Error("a fresh listing is listed again")
+	}
+	*now = now.Add(2 * statTTL)
+	if !s.relist("/d") {
+		t.Error("a stale listing is not listed again")
+	}
+	s.removed("/d")
+	if s.relist("/d") {
+		t.Error("a removed directory is listed again")
+	}
+}
+
+func TestStatCacheListingRacingAChange(t *testing.T) {
+	s, _ := clockCache()
+	since := s.version()
+	s.made("/d/new", file("new", 0)) // made while the listing was fetched
+	s.listed("/d", []sdk.FileInfo{file("a", 1)}, since)
+	expect(t, s, map[string]string{"/d/new": "have", "/d/a": "miss", "/d/zz": "miss"})
 }

@@ -70,7 +70,7 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn, err := fuse.Mount(dir, fuse.FSName("tffs"), fuse.Subtype("tffs"), fuse.MaxReadahead(512<<10))
+	conn, err := fuse.Mount(dir, fuse.FSName("tffs"), fuse.Subtype("tffs"), fuse.MaxReadahead(512<<10), fuse.ReaddirPlus())
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}

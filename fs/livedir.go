@@ -33,6 +33,8 @@ var (
 	_ fusefs.NodeLinker         = (*liveDir)(nil)
 	_ fusefs.NodeMknoder        = (*liveDir)(nil)
 	_ fusefs.NodeFsyncer        = (*liveDir)(nil)
+	_ fusefs.NodeReaddirPluser  = (*liveDir)(nil)
+	_ fusefs.NodeReaddirPluser  = (*filesDir)(nil)
 )
 
 func (d *liveDir) child(name string) string { return path.Join(d.path(), name) }
@@ -104,6 +106,14 @@ func (d *liveDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	}
 	return out, nil
 }
+
+// ReaddirPlus: a listing hands the kernel each entry's node and
+// attributes (the lookups are answered from the listing just cached), so
+// `ls -l` needs no lookup per entry.
+func (d *liveDir) ReaddirPlus() bool { return true }
+
+// ReaddirPlus: as liveDir's once the container is started.
+func (d *filesDir) ReaddirPlus() bool { return d.live() != nil }
 
 // made records what a call made at p and returns its node.
 func (d *liveDir) made(p string, fi sdk.FileInfo) fusefs.Node {

@@ -21,8 +21,10 @@ type statCache struct {
 	m    map[string]cachedInfo
 	dirs map[string]*listing
 	now  func() time.Time // time.Now; tests set their own clock
-	// changes counts the changes recorded: a listing fetched while one
-	// was made may miss it, and is not kept.
+	// changes counts the changes of names recorded: a listing fetched
+	// while one was made may miss it, and is not kept. (A write's drop is
+	// not counted: a listing racing it may keep the size before the write
+	// for statTTL, as a stat racing it would.)
 	changes uint64
 }
 
@@ -91,11 +93,13 @@ func (s *statCache) version() uint64 {
 
 // listed records a listing of directory dir fetched after version gave
 // since: each entry's information and the set of its names, unless a
-// change was recorded meanwhile.
+// change was recorded meanwhile (then dir's listing is forgotten, so that
+// lookups there stat rather than list it again).
 func (s *statCache) listed(dir string, list []sdk.FileInfo, since uint64) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.changes != since {
+		delete(s.dirs, dir)
 		return
 	}
 	now := s.clock()
@@ -254,7 +258,6 @@ func (s *statCache) otherNames(p string) []string {
 func (s *statCache) drop(ps ...string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.changes++
 	for _, p := range ps {
 		delete(s.m, p)
 		delete(s.m, path.Dir(p))

@@ -149,4 +149,7 @@ func TestStatCacheListingRacingAChange(t *testing.T) {
 	s.made("/d/new", file("new", 0)) // made while the listing was fetched
 	s.listed("/d", []sdk.FileInfo{file("a", 1)}, since)
 	expect(t, s, map[string]string{"/d/new": "have", "/d/a": "miss", "/d/zz": "miss"})
+	if s.relist("/d") {
+		t.Error("a directory whose listing raced a change is listed again")
+	}
 }

@@ -41,6 +41,10 @@ type listing struct {
 	names map[string]struct{}
 }
 
+// nameMax is the longest name a listing answers missing; a longer one is
+// the node's to refuse (ENAMETOOLONG).
+const nameMax = 255
+
 // maxCached bounds the cache; past it, expired entries are dropped.
 const maxCached = 1 << 14
 
@@ -62,7 +66,7 @@ func (s *statCache) get(p string) (fi sdk.FileInfo, missing, ok bool) {
 	if e, ok := s.m[p]; ok && s.fresh(e.at) {
 		return e.fi, e.missing, true
 	}
-	if l := s.dirs[path.Dir(p)]; l != nil && p != "/" && s.fresh(l.at) {
+	if l := s.dirs[path.Dir(p)]; l != nil && p != "/" && len(path.Base(p)) <= nameMax && s.fresh(l.at) {
 		if _, in := l.names[path.Base(p)]; !in {
 			return sdk.FileInfo{}, true, true
 		}

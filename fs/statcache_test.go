@@ -2,6 +2,7 @@ package fs
 
 import (
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -44,7 +45,8 @@ func TestStatCacheListingIsComplete(t *testing.T) {
 	s, now := clockCache()
 	s.listed("/d", []sdk.FileInfo{file("a", 1), file("/d/b", 2)}, s.version())
 	expect(t, s, map[string]string{"/d/a": "have", "/d/b": "have", "/d/c": "gone",
-		"/d": "miss", "/e/a": "miss", "/d/a/x": "miss"})
+		"/d/" + strings.Repeat("n", 256): "miss",
+		"/d":                             "miss", "/e/a": "miss", "/d/a/x": "miss"})
 	if fi, _, _ := s.get("/d/b"); fi.Size != 2 {
 		t.Errorf("/d/b size %d, want 2", fi.Size)
 	}

@@ -46,6 +46,7 @@ type fsBench struct {
 	mnt   string        // the mount point
 	fsLoc *sdk.Location // the mounted session (only for calls that do no file I/O on the mount)
 	loc   *sdk.Location // a session of its own for the SDK baselines
+	m     *tffsfs.Mounted
 }
 
 // sleepers starts a busybox container running `sleep 1000` twice: NAME
@@ -115,7 +116,7 @@ func mountBench(b *testing.B) *fsBench {
 			b.Errorf("unmount: %v", err)
 		}
 	})
-	return &fsBench{env: env, mnt: mnt, fsLoc: fsLoc, loc: loc}
+	return &fsBench{env: env, mnt: mnt, fsLoc: fsLoc, loc: loc, m: m}
 }
 
 // sh runs a bash script in a child process (set -euo pipefail; $1… are

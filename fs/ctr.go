@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
@@ -192,6 +193,7 @@ type ctrDir struct {
 
 	mu    sync.Mutex
 	files map[string]fusefs.Node // files/ nodes by path, so each keeps its identity
+	negs  map[string]time.Time   // missing paths the kernel keeps (negative entries), when given (liveattr.go)
 }
 
 func (d *ctrDir) Attr(ctx context.Context, a *fuse.Attr) error { dirAttr(a, 0o755); return nil }

@@ -70,7 +70,7 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	conn, err := fuse.Mount(dir, fuse.FSName("tffs"), fuse.Subtype("tffs"), fuse.MaxReadahead(512<<10))
+	conn, err := fuse.Mount(dir, fuse.FSName("tffs"), fuse.Subtype("tffs"), fuse.MaxReadahead(512<<10), fuse.ReaddirPlus())
 	if err != nil {
 		return nil, fmt.Errorf("mount %s: %w", dir, err)
 	}
@@ -78,8 +78,9 @@ func Mount(ctx context.Context, loc *sdk.Location, dir string, log *slog.Logger,
 	f := newFS(loc, log)
 	m := &Mounted{dir: dir, loc: loc, conn: conn, fsys: f, done: make(chan struct{})}
 	go func() {
-		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, _ fuse.Request) context.Context {
-			return context.WithValue(ctx, timeoutKey{}, o.callTimeout)
+		srv := fusefs.New(conn, &fusefs.Config{WithContext: func(ctx context.Context, req fuse.Request) context.Context {
+			kind := f.ops.op(req)
+			return context.WithValue(context.WithValue(ctx, timeoutKey{}, o.callTimeout), countsKey{}, countsCtx{&f.ops, kind})
 		}})
 		f.srv.Store(srv)
 		if err := srv.Serve(f); err != nil {
@@ -203,6 +204,7 @@ func (r *reasonErr) As(target any) bool {
 
 // callCtx derives the context of a location call from a request context.
 func callCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	countCall(ctx)
 	return context.WithTimeout(ctx, timeoutOf(ctx))
 }
 

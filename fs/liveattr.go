@@ -4,8 +4,6 @@ import (
 	"context"
 	"os"
 	"path"
-	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -16,95 +14,22 @@ import (
 )
 
 // Consistency of a started container's files/ (see README, "The
-// filesystem"): the kernel keeps names and attributes for attrTTL, and this
-// mount keeps what a listing or stat returned for statTTL, so a change made
-// inside the container shows within attrTTL+statTTL; a file's bytes are
-// read afresh at each open (close-to-open), and every change made through
-// this mount is done on the node before the call returns and drops what
-// this mount kept about the paths it touched.
+// filesystem"): the kernel keeps names (missing ones too: negative
+// entries) and attributes for attrTTL, and this mount keeps what a listing
+// or stat returned for statTTL (statcache.go: a directory listed within
+// statTTL is known completely), so a change made inside the container
+// shows within attrTTL+statTTL; a file's bytes are read afresh at each
+// open (close-to-open), and every change made through this mount is done
+// on the node before the call returns and updates what this mount kept
+// about the paths it touched (the kernel updates its own names).
 const (
 	attrTTL = time.Second
 	statTTL = time.Second
 )
 
-// statCache keeps the file information of a started container's paths
-// for statTTL, so `ls -l` costs one listing and no call per entry.
-type statCache struct {
-	mu sync.Mutex
-	m  map[string]cachedInfo
-}
-
-type cachedInfo struct {
-	fi      sdk.FileInfo
-	at      time.Time
-	missing bool // the path did not exist
-}
-
-// maxCached bounds the cache; past it, expired entries are dropped.
-const maxCached = 1 << 14
-
-// get is the cached information of p; missing when p was found not to
-// exist.
-func (s *statCache) get(p string) (fi sdk.FileInfo, missing, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	e, ok := s.m[p]
-	if !ok || time.Since(e.at) > statTTL {
-		return sdk.FileInfo{}, false, false
-	}
-	return e.fi, e.missing, true
-}
-
-func (s *statCache) put(p string, fi sdk.FileInfo) { s.set(p, cachedInfo{fi: fi, at: time.Now()}) }
-
-// putMissing records that p does not exist: lookups of missing names (a
-// tool probing for files) are answered here for statTTL too.
-func (s *statCache) putMissing(p string) { s.set(p, cachedInfo{at: time.Now(), missing: true}) }
-
-func (s *statCache) set(p string, e cachedInfo) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.m == nil {
-		s.m = map[string]cachedInfo{}
-	}
-	if len(s.m) >= maxCached {
-		for k, e := range s.m {
-			if time.Since(e.at) > statTTL {
-				delete(s.m, k)
-			}
-		}
-		if len(s.m) >= maxCached {
-			s.m = map[string]cachedInfo{}
-		}
-	}
-	s.m[p] = e
-}
-
-// drop forgets the paths given, and their parent directories (whose
-// times and link counts a change of an entry changes).
-func (s *statCache) drop(ps ...string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, p := range ps {
-		delete(s.m, p)
-		delete(s.m, path.Dir(p))
-	}
-}
-
-// dropTree forgets p, everything below it and its parent.
-func (s *statCache) dropTree(p string) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	delete(s.m, path.Dir(p))
-	for k := range s.m {
-		if k == p || strings.HasPrefix(k, p+"/") {
-			delete(s.m, k)
-		}
-	}
-}
-
 // info describes path p of the started container sc, from the cache when
-// fresh.
+// fresh; else, in a directory listed before (one being worked in), by
+// listing it again, else by a stat.
 func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileInfo, error) {
 	if fi, missing, ok := c.stats.get(p); ok {
 		if missing {
@@ -114,6 +39,18 @@ func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileIn
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
+	if dir := path.Dir(p); p != "/" && c.stats.relist(dir) {
+		since := c.stats.version()
+		if list, err := sc.List(cctx, dir); err == nil {
+			c.stats.listed(dir, list, since)
+			if fi, missing, ok := c.stats.get(p); ok {
+				if missing {
+					return fi, fuse.Errno(syscall.ENOENT)
+				}
+				return fi, nil
+			}
+		}
+	}
 	writes := c.writes.Load()
 	fi, err := sc.Stat(cctx, p)
 	kept := c.writes.Load() == writes
@@ -134,7 +71,7 @@ func (c *ctr) info(ctx context.Context, sc *sdk.Container, p string) (sdk.FileIn
 // information is stale.
 func (c *ctr) wrote(p string) {
 	c.writes.Add(1)
-	c.stats.drop(p)
+	c.stats.written(p)
 }
 
 // infoAttr fills a from a container file's information.
@@ -282,13 +219,38 @@ func (f *liveFile) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fu
 	return f.v.c.statfs(ctx, f.path(), resp)
 }
 
+// maxNegs bounds the negative entries a view remembers; past it, those
+// the kernel no longer keeps are forgotten.
+const maxNegs = 1 << 12
+
+// keptMissing records that the kernel keeps p as missing for attrTTL, so
+// that a reset can drop it.
+func (v *ctrDir) keptMissing(p string) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	now := time.Now()
+	if v.negs == nil {
+		v.negs = map[string]time.Time{}
+	}
+	if len(v.negs) >= maxNegs {
+		for k, at := range v.negs {
+			if now.Sub(at) > attrTTL {
+				delete(v.negs, k)
+			}
+		}
+		if len(v.negs) >= maxNegs {
+			v.negs = map[string]time.Time{}
+		}
+	}
+	v.negs[p] = now
+}
+
 // forgetFiles drops what this mount and the kernel keep about the
 // container's files (after a reset, which replaces them all): the stat
-// cache, and the kernel's names under files/ in every view.
+// cache, and the kernel's names under files/ in every view (missing
+// ones too).
 func (c *ctr) forgetFiles() {
-	c.stats.mu.Lock()
-	c.stats.m = nil
-	c.stats.mu.Unlock()
+	c.stats.reset()
 	srv := c.f.srv.Load()
 	if srv == nil {
 		return
@@ -312,7 +274,15 @@ func (c *ctr) forgetFiles() {
 			}
 		}
 		v.mu.Lock()
+		paths := make([]string, 0, len(v.files)+len(v.negs))
 		for p := range v.files {
+			paths = append(paths, p)
+		}
+		for p := range v.negs {
+			paths = append(paths, p)
+		}
+		v.negs = nil
+		for _, p := range paths {
 			if p == "/" {
 				continue
 			}

@@ -33,6 +33,8 @@ var (
 	_ fusefs.NodeLinker         = (*liveDir)(nil)
 	_ fusefs.NodeMknoder        = (*liveDir)(nil)
 	_ fusefs.NodeFsyncer        = (*liveDir)(nil)
+	_ fusefs.NodeReaddirPluser  = (*liveDir)(nil)
+	_ fusefs.NodeReaddirPluser  = (*filesDir)(nil)
 )
 
 func (d *liveDir) child(name string) string { return path.Join(d.path(), name) }
@@ -63,9 +65,11 @@ func (d *liveDir) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *f
 	return err
 }
 
-// Lookup is answered from a listing or stat made within statTTL, else by
-// a stat on the node; the kernel keeps the name for attrTTL. A missing
-// name is not kept.
+// Lookup is answered from a listing or stat made within statTTL (a name
+// not in a fresh listing of the directory is missing), else by a stat on
+// the node; the kernel keeps the name, and a missing name too (a negative
+// entry, which a create through this mount replaces at once), for
+// attrTTL.
 func (d *liveDir) Lookup(ctx context.Context, name string) (fusefs.Node, error) {
 	sc, err := d.sc()
 	if err != nil {
@@ -73,6 +77,10 @@ func (d *liveDir) Lookup(ctx context.Context, name string) (fusefs.Node, error) 
 	}
 	p := d.child(name)
 	fi, err := d.v.c.info(ctx, sc, p)
+	if err == fuse.Errno(syscall.ENOENT) {
+		d.v.keptMissing(p)
+		return nil, fusefs.NegativeEntry{Valid: attrTTL}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -86,23 +94,38 @@ func (d *liveDir) ReadDirAll(ctx context.Context) ([]fuse.Dirent, error) {
 	}
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
+	since := d.v.c.stats.version()
 	list, err := sc.List(cctx, d.path())
 	if err != nil {
 		return nil, errno(err)
 	}
+	d.v.c.stats.listed(d.path(), list, since)
 	out := make([]fuse.Dirent, 0, len(list))
 	for _, fi := range list {
-		d.v.c.stats.put(d.child(path.Base(fi.Name)), fi)
 		out = append(out, direntOf(fi))
 	}
 	return out, nil
 }
 
+// ReaddirPlus: a listing hands the kernel each entry's node and
+// attributes (the lookups are answered from the listing just cached), so
+// `ls -l` needs no lookup per entry.
+func (d *liveDir) ReaddirPlus() bool { return true }
+
+// ReaddirPlus: as liveDir's once the container is started.
+func (d *filesDir) ReaddirPlus() bool { return d.live() != nil }
+
 // made records what a call made at p and returns its node.
 func (d *liveDir) made(p string, fi sdk.FileInfo) fusefs.Node {
-	d.v.c.stats.drop(p)
-	d.v.c.stats.put(p, fi)
+	d.v.c.stats.made(p, fi)
 	return d.v.liveNode(p, fi)
+}
+
+// failed forgets what is known of p after a change of it failed, and
+// returns the errno.
+func (d *liveDir) failed(p string, err error) error {
+	d.v.c.stats.unknown(p)
+	return d.v.c.fail(err)
 }
 
 func (d *liveDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Node, error) {
@@ -116,7 +139,7 @@ func (d *liveDir) Mkdir(ctx context.Context, req *fuse.MkdirRequest) (fusefs.Nod
 	d.v.c.stats.drop(p)
 	fi, err := sc.Make(cctx, sdk.MakeRequest{Path: p, Kind: sdk.MakeDir, Mode: unixPerm(req.Mode)})
 	if err != nil {
-		return nil, d.v.c.fail(err)
+		return nil, d.failed(p, err)
 	}
 	return d.made(p, fi), nil
 }
@@ -135,7 +158,7 @@ func (d *liveDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fus
 	fi, err := sc.Make(cctx, sdk.MakeRequest{Path: p, Kind: sdk.MakeFile, Mode: unixPerm(req.Mode),
 		Excl: req.Flags&fuse.OpenExclusive != 0, Trunc: req.Flags&fuse.OpenTruncate != 0})
 	if err != nil {
-		return nil, nil, d.v.c.fail(err)
+		return nil, nil, d.failed(p, err)
 	}
 	n := d.made(p, fi)
 	f, ok := n.(*liveFile)
@@ -159,15 +182,23 @@ func (d *liveDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	d.v.c.writing.barrier()
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	d.v.c.stats.dropTree(p)
+	links := d.v.c.stats.otherNames(p) // their link count drops
+	d.v.c.stats.drop(p)
 	if !req.Dir {
+		defer d.v.c.invalidatePaths(links)
 		if f := d.v.c.openFile(p); f != nil {
-			return f.hide(cctx, sc)
+			if err := f.hide(cctx, sc); err != nil {
+				d.v.c.stats.unknown(p)
+				return err
+			}
+			d.v.c.stats.renamed(p, f.path())
+			return nil
 		}
 	}
 	if err := sc.Remove(cctx, p, false); err != nil {
-		return d.v.c.fail(err)
+		return d.failed(p, err)
 	}
+	d.v.c.stats.removed(p)
 	return nil
 }
 
@@ -195,16 +226,19 @@ func (d *liveDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir fu
 	d.v.c.writing.barrier()
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
-	d.v.c.stats.dropTree(from)
-	d.v.c.stats.dropTree(to)
+	d.v.c.stats.drop(from, to)
 	if f := d.v.c.openFile(to); f != nil && to != from {
 		if err := f.hide(cctx, sc); err != nil {
+			d.v.c.stats.unknown(to)
 			return err
 		}
+		d.v.c.stats.renamed(to, f.path())
 	}
 	if err := sc.Rename(cctx, from, to); err != nil {
-		return d.v.c.fail(err)
+		d.v.c.stats.unknown(from)
+		return d.failed(to, err)
 	}
+	d.v.c.stats.renamed(from, to)
 	d.v.c.movePaths(from, to)
 	return nil
 }
@@ -271,7 +305,7 @@ func (d *liveDir) make(ctx context.Context, r sdk.MakeRequest) (fusefs.Node, err
 	d.v.c.stats.drop(r.Path)
 	fi, err := sc.Make(cctx, r)
 	if err != nil {
-		return nil, d.v.c.fail(err)
+		return nil, d.failed(r.Path, err)
 	}
 	return d.made(r.Path, fi), nil
 }
@@ -300,4 +334,28 @@ func (v *ctrDir) liveNode(p string, fi sdk.FileInfo) fusefs.Node {
 		return v.node(p, kindLiveFile, func() fusefs.Node { return withPath(&liveFile{v: v}, p) })
 	}
 	return v.node(p, kindLiveSpecial, func() fusefs.Node { return withPath(&liveSpecial{v: v}, p) })
+}
+
+// invalidatePaths drops the kernel's attributes of the container's files
+// at the paths given, in every view.
+func (c *ctr) invalidatePaths(ps []string) {
+	if len(ps) == 0 {
+		return
+	}
+	c.mu.Lock()
+	views := make([]*ctrDir, 0, len(c.views))
+	for _, v := range c.views {
+		views = append(views, v)
+	}
+	c.mu.Unlock()
+	for _, v := range views {
+		for _, p := range ps {
+			v.mu.Lock()
+			n := v.files[p]
+			v.mu.Unlock()
+			if n != nil {
+				c.f.invalidateAttr(n)
+			}
+		}
+	}
 }

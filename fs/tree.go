@@ -32,6 +32,7 @@ type FS struct {
 	nodes map[string]*nodeDir
 
 	srv atomic.Pointer[fusefs.Server] // set once serving starts (for invalidations)
+	ops opCounts                      // requests served and calls made (opcount.go)
 }
 
 func newFS(loc *sdk.Location, log *slog.Logger) *FS {
@@ -123,8 +124,10 @@ func (d *nodesDir) names() []string {
 	return names
 }
 
+// Lookup: the kernel keeps a node's name for attrTTL (every path walk
+// down to a container's file passes here); a name not found is not kept.
 func (d *nodesDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
-	resp.EntryValid = 0
+	resp.EntryValid = attrTTL
 	for _, n := range d.names() {
 		if n == req.Name {
 			return d.f.nodeDir(n), nil
@@ -198,6 +201,9 @@ func (d *nodeDir) infoJSON() []byte {
 	return append(b, '\n')
 }
 
+// Lookup: the kernel keeps a container's name for attrTTL (every path
+// walk down to a container's file passes here); removeCtr drops it from
+// the kernel in every directory showing it. A name not found is not kept.
 func (d *nodeDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fuse.LookupResponse) (fusefs.Node, error) {
 	resp.EntryValid = 0
 	if req.Name == "info.json" {
@@ -205,6 +211,7 @@ func (d *nodeDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp *fus
 	}
 	for _, c := range d.f.containersIn(d.name) {
 		if c.name == req.Name {
+			resp.EntryValid = attrTTL
 			return c.view(d.name), nil
 		}
 	}
@@ -264,7 +271,42 @@ func (f *FS) removeCtr(ctx context.Context, name string) error {
 		delete(f.ctrs, name)
 	}
 	f.mu.Unlock()
+	f.forgetCtrName(c)
 	return nil
+}
+
+// forgetCtrName drops the kernel's names of a removed container in the
+// node directories showing it (the rmdir's own is dropped by the kernel).
+// It runs after the rmdir is answered: the kernel holds the directory the
+// rmdir is in while it is served.
+func (f *FS) forgetCtrName(c *ctr) {
+	srv := f.srv.Load()
+	if srv == nil {
+		return
+	}
+	c.mu.Lock()
+	var parents []string
+	for p := range c.views {
+		parents = append(parents, p)
+	}
+	c.mu.Unlock()
+	if n := c.realNode(); n != "" {
+		parents = append(parents, n)
+	}
+	var dirs []fusefs.Node
+	for _, p := range parents {
+		f.mu.Lock()
+		nd := f.nodes[p]
+		f.mu.Unlock()
+		if nd != nil {
+			dirs = append(dirs, nd)
+		}
+	}
+	go func() {
+		for _, d := range dirs {
+			_ = srv.InvalidateEntry(d, c.name) // ErrNotCached: nothing to drop
+		}
+	}()
 }
 
 func (f *FS) lookupCtr(name string) *ctr {

@@ -105,8 +105,9 @@ func (d *volumesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error 
 // container's files/).
 type volDir struct {
 	fixedDir
-	f *FS
-	v *sdk.Volume
+	f     *FS
+	v     *sdk.Volume
+	files *ctr // files/: the volume's data as a container's
 
 	mu     sync.Mutex
 	errMsg string
@@ -114,10 +115,12 @@ type volDir struct {
 
 func newVolDir(f *FS, v *sdk.Volume) *volDir {
 	d := &volDir{f: f, v: v}
+	var files fusefs.Node
+	files, d.files = f.volumeFiles(v)
 	d.entries = []dirEntry{
 		{"ctl", &ctlFile{do: d.ctl}, fuse.DT_File},
 		{"info.json", &textFile{get: d.info}, fuse.DT_File},
-		{"files", f.volumeFiles(v), fuse.DT_Dir},
+		{"files", files, fuse.DT_Dir},
 		{"error", &textFile{get: func() []byte {
 			d.mu.Lock()
 			defer d.mu.Unlock()
@@ -152,6 +155,9 @@ func (d *volDir) ctl(ctx context.Context, line string) error {
 		err = d.v.Snapshot(cctx)
 	case verb == "rollback" && rest == "":
 		err = d.v.Rollback(cctx)
+		if err == nil {
+			d.files.forgetFiles() // the snapshot's files replaced them
+		}
 	case verb == "move" && rest != "" && !strings.ContainsAny(rest, " \t"):
 		// A move may take longer than one call: it has the request's own
 		// context (Ctrl-C interrupts it, and cancels the move).
@@ -184,11 +190,14 @@ func (d *volDir) info() []byte {
 // container that is the volume's data (sdk.Volume.Files): the node
 // resolves every path inside the volume, and links are shown rewritten to
 // stay inside files/.
-func (f *FS) volumeFiles(v *sdk.Volume) fusefs.Node {
+func (f *FS) volumeFiles(v *sdk.Volume) (fusefs.Node, *ctr) {
 	c := newCtr(f, "volume "+v.Name, "volumes")
 	c.state, c.c, c.node = "running", v.Files(), v.Node
 	view := &ctrDir{c: c, files: map[string]fusefs.Node{}}
-	return withPath(&filesDir{v: view}, "/")
+	files := withPath(&filesDir{v: view}, "/")
+	view.entries = []dirEntry{{"files", files, fuse.DT_Dir}}
+	c.views["volumes"] = view // its only view (forgetFiles, openFile and movePaths go through views)
+	return files, c
 }
 
 // parseVolumeLines reads a container's volumes file: one "NAME

@@ -207,6 +207,39 @@ def fsyncs():
 
 
 rec("fsync", fsyncs)
+
+
+# names missing, then made here: found at once (the mount and the kernel
+# keep missing names and complete listings for a while)
+def missing_then_made():
+    os.mkdir(p("mm"))
+    os.listdir(p("mm"))  # a complete listing: every other name is missing
+    res = []
+    for n in ("f", "d", "s", "l", "r", "fifo"):
+        res.append(os.path.lexists(p("mm", n)))
+    write(p("mm", "f"), b"1")
+    os.mkdir(p("mm", "d"))
+    os.symlink("f", p("mm", "s"))
+    os.link(p("mm", "f"), p("mm", "l"))
+    write(p("mm", "r0"), b"2")
+    os.rename(p("mm", "r0"), p("mm", "r"))
+    os.mkfifo(p("mm", "fifo"))
+    for n in ("f", "d", "s", "l", "r", "fifo", "r0"):
+        res.append("%s=%s" % (n, mode(p("mm", n), False) if os.path.lexists(p("mm", n)) else "-"))
+    res.append(read(p("mm", "r")))
+    res.append(os.stat(p("mm", "f")).st_nlink)
+    os.unlink(p("mm", "l"))
+    os.rmdir(p("mm", "d"))
+    res.append(os.path.lexists(p("mm", "l")))
+    res.append(os.path.lexists(p("mm", "d")))
+    res.append(os.stat(p("mm", "f")).st_nlink)
+    write(p("mm", "d"), b"now a file")
+    res.append(mode(p("mm", "d")))
+    res.append(sorted(os.listdir(p("mm"))))
+    return res
+
+
+rec("missing, then made", missing_then_made)
 rec("listing", lambda: sorted(n for n in os.listdir(D) if not n.startswith(".tffs-hidden-")))
 print("\n".join(out))
 print("OK")

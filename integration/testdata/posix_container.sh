@@ -47,6 +47,22 @@ expect "container's new file seen" "$(cat "$D/new")" "x"
 expect "container's write seen" "$(cat "$D/f")" "data
 more"
 
+# names the container makes and removes show within the bound too, though
+# the directory was listed (known complete) and the name found missing
+# (kept by the kernel) just before
+ls "$D" >/dev/null
+! stat "$D/late" >/dev/null 2>&1 || fail "late exists before it is made"
+echo 'echo l > /tmp/cs/late && mkdir /tmp/cs/lated && rm /tmp/cs/new' > "$C/files/tmp/cs3.sh"
+run sh /tmp/cs3.sh >/dev/null
+sleep 2.5
+expect "container's made file seen" "$(cat "$D/late")" "l"
+[ -d "$D/lated" ] || fail "container's made directory not seen"
+[ ! -e "$D/new" ] || fail "container's removed file still shows"
+# removed through files/: gone at once, here and in the container
+rm "$D/late"; rmdir "$D/lated"
+[ ! -e "$D/late" ] && [ ! -e "$D/lated" ] || fail "removed through files/ still shows"
+expect "removed through files/, in the container" "$(run ls /tmp/cs)" "$(printf 'f\nfifo\nhard\nsticky\nsym')"
+
 # a reset gives the image's files back: nothing kept shows the old ones
 stat "$D/f" "$D/sticky" >/dev/null
 echo reset > "$C/ctl"

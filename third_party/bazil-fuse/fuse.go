@@ -801,14 +801,15 @@ func (c *Conn) ReadRequest() (Request, error) {
 			OpenFlags: OpenRequestFlags(in.OpenFlags),
 		}
 
-	case opRead, opReaddir:
+	case opRead, opReaddir, opReadDirPlus: // tffs: opReadDirPlus
 		in := (*readIn)(m.data())
 		if m.len() < readInSize(c.proto) {
 			goto corrupt
 		}
 		r := &ReadRequest{
 			Header: m.Header(),
-			Dir:    m.hdr.Opcode == opReaddir,
+			Dir:    m.hdr.Opcode == opReaddir || m.hdr.Opcode == opReadDirPlus,
+			Plus:   m.hdr.Opcode == opReadDirPlus,
 			Handle: HandleID(in.Fh),
 			Offset: int64(in.Offset),
 			Size:   int(in.Size),
@@ -1966,6 +1967,7 @@ func (r *MkdirResponse) String() string {
 type ReadRequest struct {
 	Header    `json:"-"`
 	Dir       bool // is this Readdir?
+	Plus      bool // tffs: is this ReaddirPlus (entries with lookups; see AppendDirentPlus)?
 	Handle    HandleID
 	Offset    int64
 	Size      int
@@ -2173,6 +2175,38 @@ func AppendDirent(data []byte, dir Dirent) []byte {
 	data = append(data, dir.Name...)
 	n := direntSize + uintptr(len(dir.Name))
 	if n%8 != 0 {
+		var pad [8]byte
+		data = append(data, pad[:8-n%8]...)
+	}
+	return data
+}
+
+// DirentPlusSize is how many bytes AppendDirentPlus adds for an entry
+// named name. (tffs)
+func DirentPlusSize(name string) int {
+	return int(unsafe.Sizeof(entryOut{})) + direntSize + (len(name)+7)&^7
+}
+
+// AppendDirentPlus appends the encoded form of a READDIRPLUS entry to
+// data and returns the resulting slice: the directory entry dir, whose
+// offset cookie (the next entry's) is off, with the lookup e (node ID 0:
+// none, the kernel only lists the name). (tffs)
+func AppendDirentPlus(data []byte, proto Protocol, e *LookupResponse, dir Dirent, off uint64) []byte {
+	var out entryOut
+	out.Nodeid = uint64(e.Node)
+	if e.Node != 0 {
+		out.Generation = e.Generation
+		out.EntryValid = uint64(e.EntryValid / time.Second)
+		out.EntryValidNsec = uint32(e.EntryValid % time.Second / time.Nanosecond)
+		out.AttrValid = uint64(e.Attr.Valid / time.Second)
+		out.AttrValidNsec = uint32(e.Attr.Valid % time.Second / time.Nanosecond)
+		e.Attr.attr(&out.Attr, proto)
+	}
+	data = append(data, (*[unsafe.Sizeof(entryOut{})]byte)(unsafe.Pointer(&out))[:]...)
+	de := dirent{Ino: dir.Inode, Off: off, Namelen: uint32(len(dir.Name)), Type: uint32(dir.Type)}
+	data = append(data, (*[direntSize]byte)(unsafe.Pointer(&de))[:]...)
+	data = append(data, dir.Name...)
+	if n := direntSize + len(dir.Name); n%8 != 0 {
 		var pad [8]byte
 		data = append(data, pad[:8-n%8]...)
 	}

@@ -247,3 +247,15 @@ func HandleKillPriv() MountOption {
 		return nil
 	}
 }
+
+// ReaddirPlus has the kernel read directories with READDIRPLUS: each
+// entry comes with its node and attributes, so a listing followed by a
+// stat of each entry (ls -l) needs no lookup per entry. The fs package
+// fills in the entries of directories whose node has a ReaddirPlus
+// method answering true (the others are listed by name only). (tffs)
+func ReaddirPlus() MountOption {
+	return func(conf *mountConfig) error {
+		conf.initFlags |= InitDoReaddirplus
+		return nil
+	}
+}

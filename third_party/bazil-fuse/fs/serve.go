@@ -565,6 +565,51 @@ func (sn *serveNode) attr(ctx context.Context, attr *fuse.Attr) error {
 type serveHandle struct {
 	handle   Handle
 	readData []byte
+	readDirs []fuse.Dirent // tffs: the listing READDIRPLUS serves
+}
+
+// NodeReaddirPluser is a directory whose READDIRPLUS entries come with
+// their nodes (each looked up as by a LOOKUP, which should cost nothing
+// right after the listing); other directories give names only. (tffs)
+type NodeReaddirPluser interface {
+	ReaddirPlus() bool
+}
+
+// readDirPlus encodes the entries of dirs from the request's offset (an
+// entry index: the cookies READDIRPLUS hands out) that fit its size, each
+// looked up first when the directory asks for it. Only entries sent are
+// looked up, so the kernel's lookup counts stay balanced. (tffs)
+func (c *Server) readDirPlus(ctx context.Context, r *fuse.ReadRequest, snode *serveNode, dirs []fuse.Dirent, data []byte) []byte {
+	pl, _ := snode.node.(NodeReaddirPluser)
+	plus := pl != nil && pl.ReaddirPlus()
+	for i := r.Offset; i >= 0 && i < int64(len(dirs)); i++ {
+		d := dirs[i]
+		if len(data)+fuse.DirentPlusSize(d.Name) > r.Size {
+			break
+		}
+		if d.Inode == 0 {
+			d.Inode = c.dynamicInode(snode.inode, d.Name)
+		}
+		var e fuse.LookupResponse
+		if plus && d.Name != "." && d.Name != ".." {
+			initLookupResponse(&e)
+			var n2 Node
+			var err error
+			switch n := snode.node.(type) {
+			case NodeStringLookuper:
+				n2, err = n.Lookup(ctx, d.Name)
+			case NodeRequestLookuper:
+				n2, err = n.Lookup(ctx, &fuse.LookupRequest{Header: r.Header, Name: d.Name}, &e)
+			default:
+				err = syscall.ENOENT
+			}
+			if err != nil || c.saveLookup(ctx, &e, snode, d.Name, n2) != nil {
+				e = fuse.LookupResponse{}
+			}
+		}
+		data = fuse.AppendDirentPlus(data, r.Header.Conn.Protocol(), &e, d, uint64(i+1))
+	}
+	return data
 }
 
 func (c *Server) saveNode(inode uint64, node Node) (id fuse.NodeID, gen uint64) {
@@ -902,6 +947,21 @@ func (e handleNotReaderError) Errno() fuse.Errno {
 	return fuse.Errno(syscall.ENOTSUP)
 }
 
+// NegativeEntry is an error a Lookup returns for a name that does not
+// exist, asking the kernel to keep that answer for Valid (a negative
+// entry: lookups of the name within Valid fail with ENOENT without asking
+// the filesystem; a create, mkdir, symlink, link, mknod or rename to the
+// name through the mount replaces it at once). Valid 0, or the error
+// returned by any other request, is a plain ENOENT. (tffs)
+type NegativeEntry struct {
+	Valid time.Duration
+}
+
+func (e NegativeEntry) Error() string { return "no such file or directory" }
+
+// Errno is ENOENT.
+func (e NegativeEntry) Errno() fuse.Errno { return fuse.Errno(syscall.ENOENT) }
+
 func initLookupResponse(s *fuse.LookupResponse) {
 	s.EntryValid = entryValidTime
 }
@@ -1209,6 +1269,15 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 		} else {
 			return syscall.ENOENT
 		}
+		// tffs: a missing name the kernel may keep (a negative entry):
+		// a successful reply with node ID 0 and the entry's validity.
+		var neg NegativeEntry
+		if errors.As(err, &neg) && neg.Valid > 0 {
+			s := &fuse.LookupResponse{EntryValid: neg.Valid}
+			done(s)
+			r.Respond(s)
+			return nil
+		}
 		if err != nil {
 			return err
 		}
@@ -1387,6 +1456,27 @@ func (c *Server) handleRequest(ctx context.Context, node Node, snode *serveNode,
 		handle := shandle.handle
 
 		s := &fuse.ReadResponse{Data: make([]byte, 0, r.Size)}
+		if r.Dir && r.Plus {
+			// tffs: READDIRPLUS.
+			h, ok := handle.(HandleReadDirAller)
+			if !ok {
+				return syscall.ENOTSUP
+			}
+			if r.Offset == 0 {
+				shandle.readDirs = nil
+			}
+			if shandle.readDirs == nil {
+				dirs, err := h.ReadDirAll(ctx)
+				if err != nil {
+					return err
+				}
+				shandle.readDirs = append([]fuse.Dirent{}, dirs...)
+			}
+			s.Data = c.readDirPlus(ctx, r, snode, shandle.readDirs, s.Data)
+			done(s)
+			r.Respond(s)
+			return nil
+		}
 		if r.Dir {
 			if h, ok := handle.(HandleReadDirAller); ok {
 				// detect rewinddir(3) or similar seek and refresh

@@ -63,7 +63,7 @@ func startRestartRig(t *testing.T, sessionTimeout time.Duration) *restartRig {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustTffs(t, r.clientDir, "account", "add", "me", ck.Public, "--dir", r.masterDir)
+	mustTffs(t, r.clientDir, "account", "add", "--dir", r.masterDir, "--", "me", ck.Public) // "--": a key may begin with "-"
 	if err := sdk.WriteConfig(r.clientDir, sdk.LocationConfig{Name: rigLocation, Master: r.listen, MasterKey: r.masterKey}); err != nil {
 		t.Fatal(err)
 	}

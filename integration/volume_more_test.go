@@ -126,7 +126,7 @@ func TestVolumeMoveTargetKilled(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mustTffs(t, r.clientDir, "node", "register", "n2", n2.PublicKey(), "--dir", r.masterDir)
+	mustTffs(t, r.clientDir, "node", "register", "--dir", r.masterDir, "--", "n2", n2.PublicKey())
 	nctx, ncancel := context.WithCancel(context.Background())
 	n2done := make(chan error, 1)
 	go func() { n2done <- n2.Run(nctx) }()

@@ -31,7 +31,8 @@ func adminCmds(kind string) []*cobra.Command {
 	dirFlag := func(c *cobra.Command) *string {
 		return c.Flags().String("dir", "/var/lib/tffs/master", "the master's state directory")
 	}
-	add := &cobra.Command{Use: "add NAME PUBKEY", Aliases: []string{"register"}, Short: "add a public key under NAME", Args: usageArgs(2)}
+	add := &cobra.Command{Use: "add NAME PUBKEY", Aliases: []string{"register"}, Short: "add a public key under NAME",
+		Long: "Adds a public key under NAME. A key may begin with \"-\": put -- before NAME then (add -- NAME -KEY…).", Args: usageArgs(2)}
 	addDir := dirFlag(add)
 	add.RunE = func(cmd *cobra.Command, args []string) error {
 		body, _ := json.Marshal(master.Principal{Name: args[0], PublicKey: args[1]})

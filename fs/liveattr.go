@@ -255,12 +255,7 @@ func (c *ctr) forgetFiles() {
 	if srv == nil {
 		return
 	}
-	c.mu.Lock()
-	views := make([]*ctrDir, 0, len(c.views))
-	for _, v := range c.views {
-		views = append(views, v)
-	}
-	c.mu.Unlock()
+	views := c.viewList()
 	type entry struct {
 		parent fusefs.Node
 		name   string

@@ -342,12 +342,7 @@ func (c *ctr) invalidatePaths(ps []string) {
 	if len(ps) == 0 {
 		return
 	}
-	c.mu.Lock()
-	views := make([]*ctrDir, 0, len(c.views))
-	for _, v := range c.views {
-		views = append(views, v)
-	}
-	c.mu.Unlock()
+	views := c.viewList()
 	for _, v := range views {
 		for _, p := range ps {
 			v.mu.Lock()

@@ -132,12 +132,7 @@ func (f *liveFile) hide(ctx context.Context, sc *sdk.Container) error {
 // openFile is the regular file at p that a handle of this mount holds
 // open, if any.
 func (c *ctr) openFile(p string) *liveFile {
-	c.mu.Lock()
-	views := make([]*ctrDir, 0, len(c.views))
-	for _, v := range c.views {
-		views = append(views, v)
-	}
-	c.mu.Unlock()
+	views := c.viewList()
 	for _, v := range views {
 		v.mu.Lock()
 		f, _ := v.files[p].(*liveFile)

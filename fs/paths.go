@@ -20,15 +20,22 @@ func withPath[T interface{ setPath(string) }](n T, p string) T {
 	return n
 }
 
-// movePaths re-keys the nodes at from and below to their new paths in
-// every view of the container, after a rename in the container.
-func (c *ctr) movePaths(from, to string) {
+// viewList is a snapshot of the container's views (its directory as
+// shown under each node directory and containers/).
+func (c *ctr) viewList() []*ctrDir {
 	c.mu.Lock()
+	defer c.mu.Unlock()
 	views := make([]*ctrDir, 0, len(c.views))
 	for _, v := range c.views {
 		views = append(views, v)
 	}
-	c.mu.Unlock()
+	return views
+}
+
+// movePaths re-keys the nodes at from and below to their new paths in
+// every view of the container, after a rename in the container.
+func (c *ctr) movePaths(from, to string) {
+	views := c.viewList()
 	for _, v := range views {
 		v.mu.Lock()
 		moved := map[string]fusefs.Node{}

@@ -191,6 +191,14 @@ func direntType(m os.FileMode) fuse.DirentType {
 		return fuse.DT_Dir
 	case m&os.ModeSymlink != 0:
 		return fuse.DT_Link
+	case m&os.ModeNamedPipe != 0:
+		return fuse.DT_FIFO
+	case m&os.ModeSocket != 0:
+		return fuse.DT_Socket
+	case m&os.ModeCharDevice != 0:
+		return fuse.DT_Char
+	case m&os.ModeDevice != 0:
+		return fuse.DT_Block
 	}
 	return fuse.DT_File
 }

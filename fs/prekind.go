@@ -56,19 +56,7 @@ func (k preKind) fileMode() os.FileMode {
 }
 
 // direntType is the directory-entry type of an entry of kind k.
-func (k preKind) direntType() fuse.DirentType {
-	switch k {
-	case preKindDir:
-		return fuse.DT_Dir
-	case preKindSymlink:
-		return fuse.DT_Link
-	case preKindFIFO:
-		return fuse.DT_FIFO
-	case preKindSocket:
-		return fuse.DT_Socket
-	}
-	return fuse.DT_File
-}
+func (k preKind) direntType() fuse.DirentType { return direntType(k.fileMode()) }
 
 // makeKind is the sdk Make kind that makes a FIFO or socket entry.
 func (k preKind) makeKind() string {

@@ -148,3 +148,8 @@ func (d *filesDir) Statfs(ctx context.Context, req *fuse.StatfsRequest, resp *fu
 	*resp = fuse.StatfsResponse{Bsize: 4096, Frsize: 4096, Namelen: 255}
 	return nil
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.FSStatfser = (*filesDir)(nil)
+)

@@ -68,8 +68,8 @@ func (c *ctr) tunnelsText() []byte {
 // and tunnels.
 func (c *ctr) infoJSON() []byte {
 	c.mu.Lock()
-	info := map[string]any{"name": c.name, "node": c.node, "image": strings.TrimSpace(c.image), "state": c.state}
-	if c.state == "exited" {
+	info := map[string]any{"name": c.name, "node": c.node, "image": strings.TrimSpace(c.image), "state": c.state.String()}
+	if c.state == stateExited {
 		info["exit"] = c.code
 	}
 	if c.c != nil {

@@ -214,3 +214,12 @@ func (e *endpointDir) info() []byte {
 		"http": e.f.loc.Offer().Gateway.HTTP, "https": e.f.loc.Offer().Gateway.HTTPS}, "", "  ")
 	return append(b, '\n')
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.Node                = (*endpointDir)(nil)
+	_ fusefs.Node                = (*endpointsDir)(nil)
+	_ fusefs.NodeRequestLookuper = (*endpointsDir)(nil)
+	_ fusefs.NodeMkdirer         = (*endpointsDir)(nil)
+	_ fusefs.NodeRemover         = (*endpointsDir)(nil)
+)

@@ -79,3 +79,9 @@ func (d *externalsDir) Lookup(ctx context.Context, req *fuse.LookupRequest, resp
 	d.dirs[tag] = dir
 	return dir, nil
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.Node                = (*externalsDir)(nil)
+	_ fusefs.NodeRequestLookuper = (*externalsDir)(nil)
+)

@@ -296,3 +296,32 @@ func (l *symlink) Attr(ctx context.Context, a *fuse.Attr) error {
 func (l *symlink) Readlink(ctx context.Context, req *fuse.ReadlinkRequest) (string, error) {
 	return l.target(), nil
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.HandleReader        = (*bytesHandle)(nil)
+	_ fusefs.Node                = (*ctlFile)(nil)
+	_ fusefs.NodeSetattrer       = (*ctlFile)(nil)
+	_ fusefs.NodeOpener          = (*ctlFile)(nil)
+	_ fusefs.HandleReader        = (*ctlFile)(nil)
+	_ fusefs.HandleWriter        = (*ctlFile)(nil)
+	_ fusefs.Node                = (*fixedDir)(nil)
+	_ fusefs.NodeRequestLookuper = (*fixedDir)(nil)
+	_ fusefs.Node                = (*notYetDir)(nil)
+	_ fusefs.NodeMkdirer         = (*notYetDir)(nil)
+	_ fusefs.Node                = (*propFile)(nil)
+	_ fusefs.NodeSetattrer       = (*propFile)(nil)
+	_ fusefs.NodeOpener          = (*propFile)(nil)
+	_ fusefs.HandleReader        = (*propFile)(nil)
+	_ fusefs.HandleWriter        = (*propFile)(nil)
+	_ fusefs.Node                = (*streamFile)(nil)
+	_ fusefs.NodeOpener          = (*streamFile)(nil)
+	_ fusefs.HandleReader        = (*streamHandle)(nil)
+	_ fusefs.Node                = (*symlink)(nil)
+	_ fusefs.NodeReadlinker      = (*symlink)(nil)
+	_ fusefs.Node                = (*textFile)(nil)
+	_ fusefs.NodeOpener          = (*textFile)(nil)
+	_ fusefs.Node                = (*waitFile)(nil)
+	_ fusefs.NodeOpener          = (*waitFile)(nil)
+	_ fusefs.HandleReader        = (*waitHandle)(nil)
+)

@@ -354,3 +354,8 @@ func (c *ctr) invalidatePaths(ps []string) {
 		}
 	}
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.FSStatfser = (*liveDir)(nil)
+)

@@ -157,7 +157,7 @@ func (f *preFile) Write(ctx context.Context, req *fuse.WriteRequest, resp *fuse.
 	if e == nil {
 		return fuse.Errno(syscall.ENOENT)
 	}
-	if f.c.state != "new" {
+	if f.c.state != stateNew {
 		return fuse.Errno(syscall.EBUSY)
 	}
 	if err := e.body.writeAt(req.Data, req.Offset); err != nil {

@@ -123,7 +123,7 @@ func (c *ctr) copyUp(ctx context.Context, p string, empty bool) (*preEntry, erro
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != "new" {
+	if c.state != stateNew {
 		return nil, fuse.Errno(syscall.EBUSY)
 	}
 	if e := c.pre[p]; e != nil {
@@ -202,3 +202,8 @@ func direntType(m os.FileMode) fuse.DirentType {
 	}
 	return fuse.DT_File
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.Node = (*preLink)(nil)
+)

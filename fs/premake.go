@@ -45,7 +45,7 @@ func (d *filesDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fu
 	// pre-boot file made here is not taken for one after start.
 	resp.EntryValid = 0
 	c.mu.Lock()
-	if c.state != "new" {
+	if c.state != stateNew {
 		c.mu.Unlock()
 		return nil, nil, fuse.Errno(syscall.EBUSY)
 	}
@@ -118,7 +118,7 @@ func (d *filesDir) addName(ctx context.Context, name string, e *preEntry, from s
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.state != "new" {
+	if c.state != stateNew {
 		return "", fuse.Errno(syscall.EBUSY)
 	}
 	if c.pre[p] != nil {

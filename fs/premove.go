@@ -32,7 +32,7 @@ func (d *filesDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	switch {
 	case e == nil:
 		return fuse.Errno(syscall.ENOENT)
-	case c.state != "new":
+	case c.state != stateNew:
 		return fuse.Errno(syscall.EBUSY)
 	case req.Dir && !e.isDir():
 		return fuse.Errno(syscall.ENOTDIR)
@@ -74,7 +74,7 @@ func (d *filesDir) Rename(ctx context.Context, req *fuse.RenameRequest, newDir f
 	case e == nil:
 		c.mu.Unlock()
 		return fuse.Errno(syscall.ENOENT)
-	case c.state != "new":
+	case c.state != stateNew:
 		c.mu.Unlock()
 		return fuse.Errno(syscall.EBUSY)
 	case e.isDir() && (to == from || strings.HasPrefix(to, from+"/")):

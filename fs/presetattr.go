@@ -21,7 +21,7 @@ const preModeBits = os.ModePerm | os.ModeSetuid | os.ModeSetgid | os.ModeSticky
 // up to maxPreBoot, else EFBIG), mode, owner and times, all applied in
 // the container at start (putPreBoot).
 func preSetattr(c *ctr, e *preEntry, req *fuse.SetattrRequest) error {
-	if c.state != "new" {
+	if c.state != stateNew {
 		return fuse.Errno(syscall.EBUSY)
 	}
 	v := req.Valid

@@ -26,7 +26,7 @@ type proc struct {
 	mu     sync.Mutex
 	cmd    string
 	env    string
-	state  string // new, starting, running, exited
+	state  lifeState // never stateDestroyed
 	code   int
 	p      *sdk.Process
 	stdout *stream
@@ -36,7 +36,7 @@ type proc struct {
 }
 
 func newProc(c *ctr, name string) *proc {
-	p := &proc{c: c, name: name, state: "new", stdout: newOutputStream(), stderr: newOutputStream(), done: make(chan struct{})}
+	p := &proc{c: c, name: name, state: stateNew, stdout: newOutputStream(), stderr: newOutputStream(), done: make(chan struct{})}
 	get := func(s *string) func() string {
 		return func() string { p.mu.Lock(); defer p.mu.Unlock(); return *s }
 	}
@@ -49,7 +49,7 @@ func newProc(c *ctr, name string) *proc {
 			}
 			p.mu.Lock()
 			defer p.mu.Unlock()
-			if p.state != "new" {
+			if p.state != stateNew {
 				p.errMsg = fmt.Sprintf("%s: the process is %s", what, p.state)
 				return fuse.Errno(syscall.EBUSY)
 			}
@@ -88,10 +88,10 @@ func (p *proc) fail(err error) error {
 func (p *proc) status() string {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state == "exited" {
+	if p.state == stateExited {
 		return fmt.Sprintf("exited %d\n", p.code)
 	}
-	return p.state + "\n"
+	return p.state.String() + "\n"
 }
 
 // start spawns the process; on failure it stays new.
@@ -101,7 +101,7 @@ func (p *proc) start(ctx context.Context) error {
 		return p.fail(failf(syscall.EBUSY, "start: the container is not running"))
 	}
 	p.mu.Lock()
-	if p.state != "new" {
+	if p.state != stateNew {
 		st := p.state
 		p.mu.Unlock()
 		return p.fail(failf(syscall.EBUSY, "start: the process is already %s", st))
@@ -119,19 +119,19 @@ func (p *proc) start(ctx context.Context) error {
 	if env := envLines(p.env); len(env) > 0 {
 		opts = append(opts, sdk.ProcEnv(env...))
 	}
-	p.state = "starting"
+	p.state = stateStarting
 	p.mu.Unlock()
 	cctx, cancel := callCtx(ctx)
 	defer cancel()
 	sp, err := sc.Spawn(cctx, args, opts...)
 	if err != nil {
 		p.mu.Lock()
-		p.state = "new"
+		p.state = stateNew
 		p.mu.Unlock()
 		return p.fail(err)
 	}
 	p.mu.Lock()
-	p.p, p.state = sp, "running"
+	p.p, p.state = sp, stateRunning
 	p.mu.Unlock()
 	var wg sync.WaitGroup
 	wg.Add(2)
@@ -147,7 +147,7 @@ func (p *proc) start(ctx context.Context) error {
 		case <-time.After(2 * time.Second):
 		}
 		p.mu.Lock()
-		p.state, p.code = "exited", code
+		p.state, p.code = stateExited, code
 		p.mu.Unlock()
 		p.closeStreams()
 		close(p.done)
@@ -178,7 +178,7 @@ func (p *proc) ctl(ctx context.Context, line string) error {
 		p.mu.Lock()
 		sp, st := p.p, p.state
 		p.mu.Unlock()
-		if sp == nil || st != "running" {
+		if sp == nil || st != stateRunning {
 			return p.fail(failf(syscall.EBUSY, "ctl: %s: the process is %s", verb, st))
 		}
 		cctx, cancel := callCtx(ctx)
@@ -195,7 +195,7 @@ func (p *proc) wait(ctx context.Context) (string, error) {
 	p.mu.Lock()
 	st := p.state
 	p.mu.Unlock()
-	if st == "new" {
+	if st == stateNew {
 		return "", p.fail(failf(syscall.EBUSY, "wait: the process is not started"))
 	}
 	select {
@@ -319,7 +319,7 @@ func (d *procsDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	p.mu.Lock()
 	st := p.state
 	p.mu.Unlock()
-	if st == "running" || st == "starting" {
+	if st == stateRunning || st == stateStarting {
 		return p.fail(failf(syscall.EBUSY, "rmdir: the process is %s", st))
 	}
 	c.mu.Lock()
@@ -330,3 +330,16 @@ func (d *procsDir) Remove(ctx context.Context, req *fuse.RemoveRequest) error {
 	c.mu.Unlock()
 	return nil
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.Node                = (*procsDir)(nil)
+	_ fusefs.NodeRequestLookuper = (*procsDir)(nil)
+	_ fusefs.NodeMkdirer         = (*procsDir)(nil)
+	_ fusefs.NodeRemover         = (*procsDir)(nil)
+	_ fusefs.Node                = (*stdinFile)(nil)
+	_ fusefs.NodeSetattrer       = (*stdinFile)(nil)
+	_ fusefs.NodeOpener          = (*stdinFile)(nil)
+	_ fusefs.HandleWriter        = (*stdinHandle)(nil)
+	_ fusefs.HandleReleaser      = (*stdinHandle)(nil)
+)

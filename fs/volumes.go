@@ -192,7 +192,7 @@ func (d *volDir) info() []byte {
 // stay inside files/.
 func (f *FS) volumeFiles(v *sdk.Volume) (fusefs.Node, *ctr) {
 	c := newCtr(f, "volume "+v.Name, "volumes")
-	c.state, c.c, c.node = "running", v.Files(), v.Node
+	c.state, c.c, c.node = stateRunning, v.Files(), v.Node
 	view := &ctrDir{c: c, files: map[string]fusefs.Node{}}
 	files := withPath(&filesDir{v: view}, "/")
 	view.entries = []dirEntry{{"files", files, fuse.DT_Dir}}
@@ -259,3 +259,12 @@ func (f *FS) watchVolumes() {
 		known = now
 	}
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.Node                = (*volDir)(nil)
+	_ fusefs.Node                = (*volumesDir)(nil)
+	_ fusefs.NodeRequestLookuper = (*volumesDir)(nil)
+	_ fusefs.NodeMkdirer         = (*volumesDir)(nil)
+	_ fusefs.NodeRemover         = (*volumesDir)(nil)
+)

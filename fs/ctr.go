@@ -79,6 +79,13 @@ func (c *ctr) status() string {
 	return c.state.String() + "\n"
 }
 
+// running reports whether the container's main process runs.
+func (c *ctr) running() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.state == stateRunning
+}
+
 // started reports the sdk container once the container runs (or ran).
 func (c *ctr) started() *sdk.Container {
 	c.mu.Lock()

@@ -224,6 +224,20 @@ func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fu
 		resp.Size = n
 		return nil
 	}
+	handled, err := f.wb.writeStreamed(ctx, c, f, req.Offset, req.Data, func(off int64) (streamSink, error) {
+		w, err := sc.OpenWriter(ctx, p, off)
+		if err != nil {
+			return nil, err
+		}
+		return w, nil
+	})
+	if handled {
+		if err != nil {
+			return err
+		}
+		resp.Size = len(req.Data)
+		return nil
+	}
 	data := bytes.Clone(req.Data) // the request's buffer is reused once it is answered
 	seq, err := f.wb.queue(&c.writing, f, req.Offset, len(data))
 	if err != nil {
@@ -354,3 +368,10 @@ func (s *liveSpecial) Setattr(ctx context.Context, req *fuse.SetattrRequest, res
 	_, err := s.v.c.setattr(ctx, s.path(), req, resp)
 	return err
 }
+
+// Compile-time checks of the FUSE interfaces these types implement.
+var (
+	_ fusefs.FSStatfser = (*liveFile)(nil)
+	_ fusefs.Node       = (*liveLink)(nil)
+	_ fusefs.Node       = (*liveSpecial)(nil)
+)

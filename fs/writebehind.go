@@ -37,6 +37,10 @@ type writeBehind struct {
 	seq      uint64 // of the last write queued
 	inflight []writeSpan
 	err      error // the first failure not yet reported by flush or fsync
+
+	stream  *fileStream // the open write stream (writestream.go), or nil
+	lastEnd int64       // where the last write queued ended, when hasLast
+	hasLast bool
 }
 
 func (w *writeBehind) lock() {
@@ -64,6 +68,7 @@ func (w *writeBehind) queue(set *writingFiles, f *liveFile, off int64, n int) (s
 		set.add(f)
 	}
 	w.inflight = append(w.inflight, writeSpan{seq: w.seq, off: off, end: end})
+	w.lastEnd, w.hasLast = end, true
 	return w.seq, nil
 }
 
@@ -96,12 +101,14 @@ func (w *writeBehind) done(set *writingFiles, f *liveFile, seq uint64, err error
 	w.cond.Broadcast()
 }
 
-// barrier waits until every write queued before it has ended. Writes
+// barrier ends the open write stream and waits until every write queued
+// before it has ended. Writes
 // queued meanwhile are not waited for, so a steady writer cannot starve
 // it.
 func (w *writeBehind) barrier() {
 	w.lock()
 	defer w.mu.Unlock()
+	w.endStream()
 	target := w.seq
 	for w.pendingUpTo(target) {
 		w.cond.Wait()

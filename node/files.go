@@ -30,6 +30,13 @@ func (n *Node) filePut(ctx context.Context, c *ctr, m *protocol.Msg) (any, error
 		return nil, fmt.Errorf("put stream %d: %w", req.Stream, protocol.ErrInvalid)
 	}
 	defer n.streams.Remove(key)
+	if req.InPlace {
+		k, size, err := c.rc.WriteFrom(ctx, req.Path, req.Offset, recv)
+		if err != nil {
+			recv.Abort()
+		}
+		return protocol.WriteReply{N: int(k), Size: size}, err
+	}
 	err := c.rc.Put(ctx, req.Path, os.FileMode(req.Mode), recv)
 	if err != nil {
 		// The client stops sending at once; the reply says why.

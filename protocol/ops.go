@@ -305,11 +305,17 @@ type RebootRequest struct {
 	Stderr uint64 `cbor:"2,keyasint,omitempty"`
 }
 
-// FilePutRequest writes a file from Stream.
+// FilePutRequest writes a file from Stream: a new file replacing what was
+// at Path (the reply is Empty), or, with InPlace, the stream's bytes
+// written into the existing regular file at Path from Offset on, nothing
+// else of the file changed (Mode unused; the reply is a WriteReply giving
+// the bytes written and the file's size after them).
 type FilePutRequest struct {
-	Path   string `cbor:"1,keyasint"`
-	Mode   uint32 `cbor:"2,keyasint"`
-	Stream uint64 `cbor:"3,keyasint"`
+	Path    string `cbor:"1,keyasint"`
+	Mode    uint32 `cbor:"2,keyasint"`
+	Stream  uint64 `cbor:"3,keyasint"`
+	Offset  int64  `cbor:"4,keyasint,omitempty"`
+	InPlace bool   `cbor:"5,keyasint,omitempty"`
 }
 
 // FileFetchRequest reads a file into Stream: from byte Offset on, at most

@@ -3,9 +3,10 @@ package runtime
 import (
 	"context"
 	"fmt"
-	"github.com/tffs/tffs/internal/filekind"
 	"io"
 	"os"
+
+	"github.com/tffs/tffs/internal/filekind"
 
 	"golang.org/x/sys/unix"
 )
@@ -73,14 +74,61 @@ func (c *Container) WriteAt(ctx context.Context, p string, off int64, data []byt
 				return pathErr("fsync", p, err)
 			}
 		}
-		var st unix.Stat_t
-		if err := unix.Fstat(int(f.Fd()), &st); err != nil {
-			return pathErr("fstat", p, err)
-		}
-		size = st.Size
-		return nil
+		size, err = sizeOf(f, p)
+		return err
 	})
 	return n, size, err
+}
+
+// WriteFrom writes what r yields into the existing regular file p from
+// offset off on, in order, and returns the bytes written and the file's
+// size after them. It stops at r's end or first failure (a write that
+// failed on the disk, r's error, ctx's end).
+func (c *Container) WriteFrom(ctx context.Context, p string, off int64, r io.Reader) (int64, int64, error) {
+	if off < 0 {
+		return 0, 0, pathErr("write", p, unix.EINVAL)
+	}
+	var (
+		n    int64
+		size int64
+	)
+	err := c.withRegular(ctx, p, unix.O_WRONLY, func(f *os.File) error {
+		buf := make([]byte, 512<<10)
+		for {
+			k, rerr := io.ReadFull(ctxReader{ctx, r}, buf)
+			if k > 0 {
+				w, err := unix.Pwrite(int(f.Fd()), buf[:k], off+n)
+				if w > 0 {
+					n += int64(w)
+				}
+				if err != nil {
+					return pathErr("write", p, err)
+				}
+				if w < k {
+					return pathErr("write", p, unix.EIO)
+				}
+			}
+			if rerr == io.EOF || rerr == io.ErrUnexpectedEOF {
+				break
+			}
+			if rerr != nil {
+				return rerr
+			}
+		}
+		var err error
+		size, err = sizeOf(f, p)
+		return err
+	})
+	return n, size, err
+}
+
+// sizeOf is the size of the open file f (at p).
+func sizeOf(f *os.File, p string) (int64, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		return 0, pathErr("fstat", p, err)
+	}
+	return st.Size, nil
 }
 
 // Sync fsyncs the regular file or directory p.

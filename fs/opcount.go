@@ -84,3 +84,15 @@ func countCall(ctx context.Context) {
 		c.o.add(callsKey + "." + c.kind)
 	}
 }
+
+// deferredKey prefixes the count of location calls a request queued
+// rather than waited for ("deferred.Setattr"); they are not in "calls".
+const deferredKey = "deferred"
+
+// countDeferred counts a location call of kind queued for a request of
+// ctx and not waited for.
+func countDeferred(ctx context.Context, kind string) {
+	if c, ok := ctx.Value(countsKey{}).(countsCtx); ok {
+		c.o.add(deferredKey + "." + kind)
+	}
+}

@@ -36,7 +36,9 @@ type writeBehind struct {
 	cond     sync.Cond
 	seq      uint64 // of the last write queued
 	inflight []writeSpan
-	err      error // the first failure not yet reported by flush or fsync
+	err      error   // the first failure not yet reported by flush or fsync
+	attr     *attrOp // the newest queued setattr, while it has not started (deferattr.go)
+	waiting  int     // callers waiting for queued entries to end (a queued setattr then starts at once)
 }
 
 func (w *writeBehind) lock() {
@@ -53,9 +55,12 @@ func (w *writeBehind) queue(set *writingFiles, f *liveFile, off int64, n int) (s
 	w.lock()
 	defer w.mu.Unlock()
 	end := off + int64(n)
+	w.waiting++
+	w.cond.Broadcast() // a setattr queued starts now
 	for w.err == nil && (len(w.inflight) >= maxWritesInFlight || w.overlaps(off, end)) {
 		w.cond.Wait()
 	}
+	w.waiting--
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -103,9 +108,12 @@ func (w *writeBehind) barrier() {
 	w.lock()
 	defer w.mu.Unlock()
 	target := w.seq
+	w.waiting++
+	w.cond.Broadcast() // a setattr queued starts now
 	for w.pendingUpTo(target) {
 		w.cond.Wait()
 	}
+	w.waiting--
 }
 
 func (w *writeBehind) pendingUpTo(target uint64) bool {

@@ -63,8 +63,9 @@ func (o *opCounts) snapshot() map[string]int64 {
 // Counts is how many FUSE requests of each kind the mount has served
 // (keys such as "Lookup", "Getattr", "Write") and, under "calls", how
 // many location calls serving them made ("calls.Lookup": those made for
-// lookups). Benchmarks and diagnostics read
-// it; it costs an atomic add per request.
+// lookups) and, under "deferred.Setattr" and the like, the calls a
+// request queued without waiting for them (not in "calls"). Benchmarks
+// and diagnostics read it; it costs an atomic add per request.
 func (m *Mounted) Counts() map[string]int64 { return m.fsys.ops.snapshot() }
 
 // countsKey carries the mount's counts and the request's kind in each

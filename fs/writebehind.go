@@ -11,9 +11,11 @@ import (
 //   - close(2) (flush) and fsync(2) wait for every write queued before
 //     them and report the first that failed (EIO, ENOSPC, EDQUOT… as the
 //     node gave it); a later write(2) reports it too;
-//   - a read, stat, setattr, rename, remove or link made through this
-//     mount waits for the writes queued before it, so this mount never
-//     shows a file older than its own writes;
+//   - a read, rename, remove or link made through this mount waits for
+//     the writes queued before it, so this mount never shows a file older
+//     than its own writes; a stat or setattr does too, unless the file's
+//     attributes are known: then a stat answers them predicted and a
+//     chmod, chown or utimes is queued like a write (deferattr.go);
 //   - writes whose ranges overlap go one after the other, in order;
 //   - O_APPEND writes go one at a time and synchronously, the node
 //     choosing the offset.

@@ -265,7 +265,7 @@ func (f *liveFile) deferAttr(ctx context.Context, sc *sdk.Container, req *fuse.S
 	f.pred.fi = applyAttr(f.pred.fi, sr, now)
 	fi := f.pred.fi
 	f.mu.Unlock()
-	c.stats.written(p)
+	c.wrote(p)
 	infoAttr(&resp.Attr, fi)
 	if op == nil {
 		return true // merged into one on its way
@@ -277,13 +277,13 @@ func (f *liveFile) deferAttr(ctx context.Context, sc *sdk.Container, req *fuse.S
 		cctx, cancel := context.WithTimeout(context.Background(), timeout)
 		got, err := sc.Setattr(cctx, r)
 		cancel()
+		// A stat racing the call keeps nothing (c.writes moved); the
+		// node's answer is kept when nothing was queued after.
+		c.wrote(p)
 		if err != nil {
 			err = c.fail(err)
-			c.stats.written(p)
 		} else if f.wb.lastQueued(op.seq) {
 			c.stats.put(p, got)
-		} else {
-			c.stats.written(p)
 		}
 		f.wb.done(&c.writing, f, op.seq, err)
 		if err != nil {

@@ -167,7 +167,9 @@ func (d *liveDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fus
 	}
 	resp.EntryValid = attrTTL
 	h := f.open(req.Flags)
-	if !f.wb.pending() {
+	if f.wb.pending() {
+		f.forget() // fi may be from before writes on their way
+	} else {
 		f.know(fi) // what this mount made: a setattr of it may be queued
 	}
 	return f, h, nil

@@ -129,6 +129,24 @@ func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, r
 	if v&^setattrKnown != 0 {
 		return sdk.FileInfo{}, c.fail(failf(syscall.ENOTSUP, "setattr %s: fields %v are not supported", p, v&^setattrKnown))
 	}
+	sr := setattrOf(p, req)
+	c.writing.barrier()
+	cctx, cancel := callCtx(ctx)
+	defer cancel()
+	c.stats.drop(p)
+	fi, err := sc.Setattr(cctx, sr)
+	if err != nil {
+		return fi, c.fail(err)
+	}
+	c.stats.put(p, fi)
+	infoAttr(&resp.Attr, fi)
+	return fi, nil
+}
+
+// setattrOf is the node's setattr of p for req's fields (those in
+// setattrKnown).
+func setattrOf(p string, req *fuse.SetattrRequest) sdk.SetattrRequest {
+	v := req.Valid
 	sr := sdk.SetattrRequest{Path: p}
 	if v.Mode() {
 		sr.Valid |= sdk.SetMode
@@ -154,17 +172,7 @@ func (c *ctr) setattr(ctx context.Context, p string, req *fuse.SetattrRequest, r
 		sr.Valid |= sdk.SetMtime
 		sr.Mtime, sr.MtimeNow = req.Mtime.UnixNano(), v.MtimeNow()
 	}
-	c.writing.barrier()
-	cctx, cancel := callCtx(ctx)
-	defer cancel()
-	c.stats.drop(p)
-	fi, err := sc.Setattr(cctx, sr)
-	if err != nil {
-		return fi, c.fail(err)
-	}
-	c.stats.put(p, fi)
-	infoAttr(&resp.Attr, fi)
-	return fi, nil
+	return sr
 }
 
 // direntOf is the directory entry of a container file.

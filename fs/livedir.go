@@ -166,7 +166,13 @@ func (d *liveDir) Create(ctx context.Context, req *fuse.CreateRequest, resp *fus
 		return nil, nil, fuse.Errno(syscall.EEXIST)
 	}
 	resp.EntryValid = attrTTL
-	return f, f.open(req.Flags), nil
+	h := f.open(req.Flags)
+	if f.wb.pending() {
+		f.forget() // fi may be from before writes on their way
+	} else {
+		f.know(fi) // what this mount made: a setattr of it may be queued
+	}
+	return f, h, nil
 }
 
 // Remove unlinks a file or removes an empty directory on the node. A

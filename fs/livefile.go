@@ -9,6 +9,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"bazil.org/fuse"
 	fusefs "bazil.org/fuse/fs"
@@ -41,7 +42,8 @@ type liveFile struct {
 	handles int  // open handles of this mount
 	hidden  bool // removed while open: renamed to a hidden name, removed at the last close
 
-	wb      writeBehind   // writes on their way to the node
+	pred    predicted     // attributes once the queued changes reached the node (deferattr.go)
+	wb      writeBehind   // writes and setattrs on their way to the node
 	changes atomic.Uint64 // writes and setattrs through this mount (ends read streams)
 }
 
@@ -60,6 +62,10 @@ func (f *liveFile) Attr(ctx context.Context, a *fuse.Attr) error {
 	sc := f.v.c.started()
 	if sc == nil {
 		return fuse.Errno(syscall.ENOENT)
+	}
+	if fi, ok := f.predictedAttr(); ok {
+		infoAttr(a, fi)
+		return nil
 	}
 	f.wb.barrier()
 	fi, err := f.v.c.info(ctx, sc, f.path())
@@ -87,9 +93,22 @@ func (f *liveFile) open(flags fuse.OpenFlags) *liveHandle {
 	return &liveHandle{f: f, appendMode: flags&fuse.OpenAppend != 0, rs: newReadStream()}
 }
 
+// Setattr of a file open here is queued behind its writes when it may be
+// (deferattr.go), else done at once.
 func (f *liveFile) Setattr(ctx context.Context, req *fuse.SetattrRequest, resp *fuse.SetattrResponse) error {
 	f.changes.Add(1)
-	_, err := f.v.c.setattr(ctx, f.path(), req, resp)
+	if sc := f.v.c.started(); sc != nil && f.deferAttr(ctx, sc, req, resp) {
+		return nil
+	}
+	changes := f.changes.Load()
+	fi, err := f.v.c.setattr(ctx, f.path(), req, resp)
+	f.mu.Lock()
+	if err == nil && f.handles > 0 && f.changes.Load() == changes {
+		f.pred = predicted{fi: fi, ok: fi.Full}
+	} else {
+		f.pred = predicted{}
+	}
+	f.mu.Unlock()
 	return err
 }
 
@@ -214,6 +233,7 @@ func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fu
 		if err := f.wb.takeErr(); err != nil {
 			return err
 		}
+		f.forget() // the node chooses the offset
 		cctx, cancel := callCtx(ctx)
 		defer cancel()
 		n, _, err := sc.WriteAt(cctx, p, req.Offset, req.Data, true, false)
@@ -233,8 +253,10 @@ func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fu
 	})
 	if handled {
 		if err != nil {
+			f.forget()
 			return err
 		}
+		f.grew(req.Offset+int64(len(req.Data)), time.Now())
 		resp.Size = len(req.Data)
 		return nil
 	}
@@ -243,6 +265,7 @@ func (h *liveHandle) Write(ctx context.Context, req *fuse.WriteRequest, resp *fu
 	if err != nil {
 		return err
 	}
+	f.grew(req.Offset+int64(len(data)), time.Now())
 	timeout := timeoutOf(ctx)
 	go func() {
 		cctx, cancel := context.WithTimeout(context.Background(), timeout)
@@ -275,6 +298,9 @@ func (h *liveHandle) Release(ctx context.Context, req *fuse.ReleaseRequest) erro
 	f.wb.barrier()
 	f.mu.Lock()
 	f.handles--
+	if f.handles == 0 {
+		f.pred = predicted{}
+	}
 	gone := f.handles == 0 && f.hidden
 	f.mu.Unlock()
 	if !gone {

@@ -63,8 +63,9 @@ func (o *opCounts) snapshot() map[string]int64 {
 // Counts is how many FUSE requests of each kind the mount has served
 // (keys such as "Lookup", "Getattr", "Write") and, under "calls", how
 // many location calls serving them made ("calls.Lookup": those made for
-// lookups). Benchmarks and diagnostics read
-// it; it costs an atomic add per request.
+// lookups) and, under "deferred.Setattr" and the like, the calls a
+// request queued without waiting for them (not in "calls"). Benchmarks
+// and diagnostics read it; it costs an atomic add per request.
 func (m *Mounted) Counts() map[string]int64 { return m.fsys.ops.snapshot() }
 
 // countsKey carries the mount's counts and the request's kind in each
@@ -82,5 +83,17 @@ func countCall(ctx context.Context) {
 	if c, ok := ctx.Value(countsKey{}).(countsCtx); ok {
 		c.o.calls.Add(1)
 		c.o.add(callsKey + "." + c.kind)
+	}
+}
+
+// deferredKey prefixes the count of location calls a request queued
+// rather than waited for ("deferred.Setattr"); they are not in "calls".
+const deferredKey = "deferred"
+
+// countDeferred counts a location call of kind queued for a request of
+// ctx and not waited for.
+func countDeferred(ctx context.Context, kind string) {
+	if c, ok := ctx.Value(countsKey{}).(countsCtx); ok {
+		c.o.add(deferredKey + "." + kind)
 	}
 }

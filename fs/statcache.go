@@ -22,11 +22,16 @@ type statCache struct {
 	dirs map[string]*listing
 	now  func() time.Time // time.Now; tests set their own clock
 	// changes counts the changes of names recorded: a listing fetched
-	// while one was made may miss it, and is not kept. (A write's drop is
-	// not counted: a listing racing it may keep the size before the write
-	// for statTTL, as a stat racing it would.)
-	changes uint64
+	// while one was made may miss it, and is not kept. writes counts the
+	// writes and setattrs that reached the node: a listing fetched while
+	// one did keeps its names (they are right) and the information of
+	// its entries that are not regular files only.
+	changes, writes uint64
 }
+
+// statVersion is what version gives: the counts of changes of names and
+// of writes.
+type statVersion struct{ changes, writes uint64 }
 
 type cachedInfo struct {
 	fi      sdk.FileInfo
@@ -89,28 +94,34 @@ func (s *statCache) putMissing(p string) {
 }
 
 // version is to be taken before a listing is fetched, for listed.
-func (s *statCache) version() uint64 {
+func (s *statCache) version() statVersion {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.changes
+	return statVersion{s.changes, s.writes}
 }
 
 // listed records a listing of directory dir fetched after version gave
 // since: each entry's information and the set of its names, unless a
-// change was recorded meanwhile (then dir's listing is forgotten, so that
-// lookups there stat rather than list it again).
-func (s *statCache) listed(dir string, list []sdk.FileInfo, since uint64) {
+// change of names was recorded meanwhile (then dir's listing is
+// forgotten, so that lookups there stat rather than list it again). When
+// a write reached the node meanwhile, the regular files' information is
+// not kept (it may be from before the write).
+func (s *statCache) listed(dir string, list []sdk.FileInfo, since statVersion) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.changes != since {
+	if s.changes != since.changes {
 		delete(s.dirs, dir)
 		return
 	}
+	written := s.writes != since.writes
 	now := s.clock()
 	l := &listing{at: now, names: make(map[string]struct{}, len(list))}
 	for _, fi := range list {
 		name := path.Base(fi.Name)
 		l.names[name] = struct{}{}
+		if written && os.FileMode(fi.Mode).IsRegular() {
+			continue
+		}
 		s.setLocked(path.Join(dir, name), cachedInfo{fi: fi, at: now})
 	}
 	if s.dirs == nil {
@@ -268,13 +279,14 @@ func (s *statCache) drop(ps ...string) {
 	}
 }
 
-// written forgets p's information (and its directory's) once a write of
-// this mount reached the node, and keeps no listing fetched meanwhile (it
-// may hold p's size from before).
+// written forgets p's information (and its directory's) once a write or
+// setattr of this mount reached the node (or was queued), and keeps no
+// regular file's information from a listing fetched meanwhile (it may
+// hold p's size from before).
 func (s *statCache) written(p string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.changes++
+	s.writes++
 	delete(s.m, p)
 	delete(s.m, path.Dir(p))
 }

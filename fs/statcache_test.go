@@ -155,3 +155,12 @@ func TestStatCacheListingRacingAChange(t *testing.T) {
 		t.Error("a directory whose listing raced a change is listed again")
 	}
 }
+
+func TestStatCacheListingRacingAWrite(t *testing.T) {
+	s, _ := clockCache()
+	since := s.version()
+	s.written("/d/a") // a write reached the node while the listing was fetched
+	s.listed("/d", []sdk.FileInfo{file("a", 1), {Name: "sub", Mode: uint32(os.ModeDir | 0o755)}}, since)
+	// The names are right; a's size may be from before the write.
+	expect(t, s, map[string]string{"/d/a": "miss", "/d/sub": "have", "/d/zz": "gone"})
+}

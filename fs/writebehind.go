@@ -11,9 +11,11 @@ import (
 //   - close(2) (flush) and fsync(2) wait for every write queued before
 //     them and report the first that failed (EIO, ENOSPC, EDQUOT… as the
 //     node gave it); a later write(2) reports it too;
-//   - a read, stat, setattr, rename, remove or link made through this
-//     mount waits for the writes queued before it, so this mount never
-//     shows a file older than its own writes;
+//   - a read, rename, remove or link made through this mount waits for
+//     the writes queued before it, so this mount never shows a file older
+//     than its own writes; a stat or setattr does too, unless the file's
+//     attributes are known: then a stat answers them predicted and a
+//     chmod, chown or utimes is queued like a write (deferattr.go);
 //   - writes whose ranges overlap go one after the other, in order;
 //   - O_APPEND writes go one at a time and synchronously, the node
 //     choosing the offset.
@@ -36,7 +38,9 @@ type writeBehind struct {
 	cond     sync.Cond
 	seq      uint64 // of the last write queued
 	inflight []writeSpan
-	err      error // the first failure not yet reported by flush or fsync
+	err      error   // the first failure not yet reported by flush or fsync
+	attr     *attrOp // the newest queued setattr, while it has not started (deferattr.go)
+	waiting  int     // callers waiting for queued entries to end (a queued setattr then starts at once)
 
 	stream  *fileStream // the open write stream (writestream.go), or nil
 	lastEnd int64       // where the last write queued ended, when hasLast
@@ -57,9 +61,12 @@ func (w *writeBehind) queue(set *writingFiles, f *liveFile, off int64, n int) (s
 	w.lock()
 	defer w.mu.Unlock()
 	end := off + int64(n)
+	w.waiting++
+	w.cond.Broadcast() // a setattr queued starts now
 	for w.err == nil && (len(w.inflight) >= maxWritesInFlight || w.overlaps(off, end)) {
 		w.cond.Wait()
 	}
+	w.waiting--
 	if w.err != nil {
 		return 0, w.err
 	}
@@ -110,9 +117,12 @@ func (w *writeBehind) barrier() {
 	defer w.mu.Unlock()
 	w.endStream()
 	target := w.seq
+	w.waiting++
+	w.cond.Broadcast() // a setattr queued starts now
 	for w.pendingUpTo(target) {
 		w.cond.Wait()
 	}
+	w.waiting--
 }
 
 func (w *writeBehind) pendingUpTo(target uint64) bool {

@@ -135,7 +135,59 @@ if not reported:
     fail("fsync after a failed write succeeded")
 print("fsync: reported")
 
-# 7. A sequential writer goes on a write stream (fs/writestream.go): a
+# 7. Setattrs of an open file (tar's futimens, fchown, fchmod before
+# close) are queued behind its writes: stat through the mount shows them
+# at once, the container once close returned.
+p = os.path.join(files, "tmp/attrs")
+fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+os.write(fd, b"a" * 70000)
+os.utime(fd, ns=(1000000000 * 10**9, 1234567890 * 10**9))
+os.chown(fd, 1234, 5678)
+os.chmod(fd, 0o4751)
+st = os.fstat(fd)
+if (st.st_mode & 0o7777, st.st_uid, st.st_gid, st.st_size, st.st_mtime_ns) != (0o4751, 1234, 5678, 70000, 1234567890 * 10**9):
+    fail(f"fstat before close shows {oct(st.st_mode)} {st.st_uid}:{st.st_gid} size {st.st_size} mtime {st.st_mtime_ns}")
+os.close(fd)
+code, out = run("stat -c '%a %u %g %s %Y' /tmp/attrs")
+if code != "0" or out.split() != ["4751", "1234", "5678", "70000", "1234567890"]:
+    fail(f"after close the container sees /tmp/attrs as {out!r} (exit {code})")
+st = os.stat(p)
+if (st.st_mode & 0o7777, st.st_uid, st.st_size, st.st_mtime_ns) != (0o4751, 1234, 70000, 1234567890 * 10**9):
+    fail(f"stat after close shows {oct(st.st_mode)} {st.st_uid} size {st.st_size} mtime {st.st_mtime_ns}")
+print("queued setattrs: seen at once, in the container at close")
+
+# 8. A queued setattr that fails on the node is reported by close.
+os.mkdir(os.path.join(files, "gone3"))
+fd = os.open(os.path.join(files, "gone3/f"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+os.write(fd, b"x")
+os.fsync(fd)
+code, _ = run("rm -rf /gone3")
+if code != "0":
+    fail("rm in the container failed")
+os.chmod(fd, 0o600)  # queued: the node's failure comes at close
+try:
+    os.close(fd)
+    fail("close after a setattr that failed in the container succeeded")
+except OSError as e:
+    print("close reported:", e)
+# And by fsync.
+os.mkdir(os.path.join(files, "gone4"))
+fd = os.open(os.path.join(files, "gone4/f"), os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+os.fsync(fd)
+run("rm -rf /gone4")
+os.utime(fd, ns=(5 * 10**9, 5 * 10**9))
+try:
+    os.fsync(fd)
+    fail("fsync after a setattr that failed in the container succeeded")
+except OSError as e:
+    print("fsync reported:", e)
+try:
+    os.close(fd)
+except OSError:
+    pass
+print("failed setattr: reported")
+
+# 9. A sequential writer goes on a write stream (fs/writestream.go): a
 # pause that ends the stream, a write elsewhere, then more sequential
 # writes; every byte lands where it was written.
 import time

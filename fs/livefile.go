@@ -205,14 +205,19 @@ func (h *liveHandle) Read(ctx context.Context, req *fuse.ReadRequest, resp *fuse
 
 // startStream asks the node for the file from offset from on.
 func (h *liveHandle) startStream(sc *sdk.Container, from int64, changes uint64) {
+	slots := h.f.v.c.f.readSlots
+	if !slots.take() {
+		return // the mount holds as many streams as it may: reads go by call
+	}
 	sctx, cancel := context.WithCancel(context.Background())
 	rc, _, err := sc.FetchRange(sctx, h.f.path(), from, 0)
 	if err != nil {
+		slots.give()
 		cancel()
 		h.f.v.c.f.log.Debug("read stream not started", "path", h.f.path(), "err", err)
 		return
 	}
-	h.rs.begin(rc, cancel, from, changes)
+	h.rs.begin(rc, cancel, from, changes, slots.give)
 }
 
 // Write queues the write for the node and returns (writebehind.go); an

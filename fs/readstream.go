@@ -22,6 +22,43 @@ import (
 // is seen as a reader of the file in the container would see it: bytes the
 // stream has not passed yet show, bytes it passed do not.
 
+// A mount holds at most maxReadStreams streams at once (each keeps up to
+// about 12 MiB: streamKeep behind, what a read asks ahead and the SDK
+// stream's window), so its read streams hold at most about 400 MiB however
+// many files are open; past that, reads go one call each. A stream no
+// read used for readStreamIdle ends, so a file held open unread gives its
+// place and memory back.
+
+const (
+	// maxReadStreams bounds the read streams of one mount.
+	maxReadStreams = 32
+	// readStreamIdle ends a stream not read for this long.
+	readStreamIdle = 5 * time.Second
+)
+
+// streamSlots counts a mount's read streams.
+type streamSlots chan struct{}
+
+func newStreamSlots() streamSlots { return make(streamSlots, maxReadStreams) }
+
+// take reserves a place for a stream; false when all are taken.
+func (s streamSlots) take() bool {
+	select {
+	case s <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+// give returns a place taken (never more than were taken).
+func (s streamSlots) give() {
+	select {
+	case <-s:
+	default:
+	}
+}
+
 const (
 	// streamKeep is how much of the stream is kept behind the furthest read.
 	streamKeep = 4 << 20
@@ -41,6 +78,8 @@ type readStream struct {
 	eof     bool   // the stream reached the end of the file
 	changes uint64 // the file's change count when the stream started
 	lastEnd int64  // where the last read by call ended (-1: none yet)
+	release func() // gives the stream's place back (streamSlots.give)
+	idle    *time.Timer
 }
 
 func newReadStream() *readStream { return &readStream{lastEnd: -1} }
@@ -74,6 +113,7 @@ func (s *readStream) read(off int64, size int, changes uint64, timeout time.Dura
 		return nil, false
 	}
 	end := min(want, have)
+	s.idle.Reset(readStreamIdle)
 	data = append([]byte(nil), s.buf[off-s.start:end-s.start]...)
 	if keepFrom := end - streamKeep; keepFrom > s.start {
 		s.buf = s.buf[keepFrom-s.start:]
@@ -115,16 +155,19 @@ func (s *readStream) called(off int64, n, size int) (from int64, start bool) {
 }
 
 // begin makes rc, which starts at from, the stream (unless one began
-// meanwhile).
-func (s *readStream) begin(rc io.ReadCloser, cancel context.CancelFunc, from int64, changes uint64) {
+// meanwhile); release gives its place back when it ends.
+func (s *readStream) begin(rc io.ReadCloser, cancel context.CancelFunc, from int64, changes uint64, release func()) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.rc != nil {
 		rc.Close()
 		cancel()
+		release()
 		return
 	}
 	s.rc, s.cancel, s.start, s.buf, s.eof, s.changes = rc, cancel, from, nil, false, changes
+	s.release = release
+	s.idle = time.AfterFunc(readStreamIdle, s.end)
 }
 
 // end stops the stream, if any.
@@ -140,5 +183,7 @@ func (s *readStream) endLocked() {
 	}
 	s.rc.Close()
 	s.cancel()
-	s.rc, s.cancel, s.buf, s.eof = nil, nil, nil, false
+	s.idle.Stop()
+	s.release()
+	s.rc, s.cancel, s.buf, s.eof, s.release, s.idle = nil, nil, nil, false, nil, nil
 }

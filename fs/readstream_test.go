@@ -63,7 +63,7 @@ func TestReadStreamServesInOrderAndOutOfOrder(t *testing.T) {
 	rc := &chunkReader{data: file[from:], chunk: 4096}
 	s := newReadStream()
 	_, cancel := context.WithCancel(context.Background())
-	s.begin(rc, cancel, from, 7)
+	s.begin(rc, cancel, from, 7, func() {})
 	// Out of order: the later read comes first, the earlier one is kept.
 	for _, r := range []struct{ off, size int }{{from + 5000, 3000}, {from, 5000}, {from + 8000, 1 << 20}} {
 		data, ok := s.read(int64(r.off), r.size, 7, time.Second)
@@ -108,7 +108,7 @@ func TestReadStreamEndsOnChangeFarReadAndError(t *testing.T) {
 			rc := &chunkReader{data: data, chunk: 4096, err: tc.err}
 			s := newReadStream()
 			_, cancel := context.WithCancel(context.Background())
-			s.begin(rc, cancel, 0, 7)
+			s.begin(rc, cancel, 0, 7, func() {})
 			if _, ok := s.read(tc.off, 4096, tc.changes, time.Second); ok {
 				t.Fatal("served from the stream")
 			}
@@ -128,11 +128,65 @@ func (r stallReader) Close() error             { return nil }
 func TestReadStreamStallFallsBackToCalls(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := newReadStream()
-	s.begin(stallReader{ctx}, cancel, 0, 1)
+	s.begin(stallReader{ctx}, cancel, 0, 1, func() {})
 	if _, ok := s.read(0, 10, 1, 50*time.Millisecond); ok {
 		t.Fatal("a stalled stream served a read")
 	}
 	if s.rc != nil {
 		t.Fatal("a stalled stream was kept")
+	}
+}
+
+func TestReadStreamPlacesAreBoundedAndGivenBack(t *testing.T) {
+	slots := newStreamSlots()
+	for i := range maxReadStreams {
+		if !slots.take() {
+			t.Fatalf("place %d refused", i)
+		}
+	}
+	if slots.take() {
+		t.Fatal("a place past maxReadStreams was given")
+	}
+	for range maxReadStreams {
+		slots.give()
+	}
+	// A stream gives its place back when it ends, and a second begin
+	// (a stream already runs) gives back the place taken for it.
+	s := newReadStream()
+	_, cancel := context.WithCancel(context.Background())
+	slots.take()
+	s.begin(&chunkReader{data: fileBytes(1000), chunk: 100}, cancel, 0, 1, slots.give)
+	_, cancel2 := context.WithCancel(context.Background())
+	slots.take()
+	s.begin(&chunkReader{data: fileBytes(1000), chunk: 100}, cancel2, 0, 1, slots.give)
+	if len(slots) != 1 {
+		t.Fatalf("places taken %d after a refused begin, want 1", len(slots))
+	}
+	s.end()
+	if len(slots) != 0 {
+		t.Fatalf("places taken %d after the stream ended, want 0", len(slots))
+	}
+	s.end() // ending twice gives back nothing more
+	if len(slots) != 0 {
+		t.Fatalf("places taken %d after a second end", len(slots))
+	}
+}
+
+func TestReadStreamEndsWhenIdle(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits readStreamIdle")
+	}
+	slots := newStreamSlots()
+	slots.take()
+	s := newReadStream()
+	_, cancel := context.WithCancel(context.Background())
+	s.begin(&chunkReader{data: fileBytes(1000), chunk: 100}, cancel, 0, 1, slots.give)
+	for deadline := time.Now().Add(readStreamIdle + 10*time.Second); len(slots) != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("an unread stream kept its place")
+		}
+	}
+	if _, ok := s.read(0, 10, 1, time.Second); ok {
+		t.Fatal("a read was served by a stream that ended")
 	}
 }

@@ -32,11 +32,13 @@ type FS struct {
 
 	srv atomic.Pointer[fusefs.Server] // set once serving starts (for invalidations)
 	ops opCounts                      // requests served and calls made (opcount.go)
+
+	readSlots streamSlots // places for read streams (readstream.go)
 }
 
 func newFS(loc *sdk.Location, log *slog.Logger) *FS {
 	f := &FS{loc: loc, log: log, events: newStream(), quit: make(chan struct{}),
-		ctrs: map[string]*ctr{}, nodes: map[string]*nodeDir{}}
+		ctrs: map[string]*ctr{}, nodes: map[string]*nodeDir{}, readSlots: newStreamSlots()}
 	f.root = &fixedDir{entries: []dirEntry{
 		{"README", &textFile{get: func() []byte { return []byte(readme) }}, fuse.DT_File},
 		{"resources.json", &textFile{get: f.resources}, fuse.DT_File},

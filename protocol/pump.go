@@ -219,19 +219,22 @@ func (p *pump) isClosed() bool {
 	}
 }
 
-// receive hands every message the socket holds to handle. After each
-// one it yields: handle readied the message's consumer on this P, and
-// without the yield the consumer would wait for the next receive attempt
-// and the ZMQ_EVENTS read before the wait (tens of µs of libzmq work, the
-// largest share of a hop's latency in the Go side).
+// receive hands every message the socket holds to handle. After the first
+// it yields: handle readied the message's consumer on this P, and without
+// the yield the consumer would wait for the next receive attempt and the
+// ZMQ_EVENTS read before the wait (tens of µs of libzmq work, the largest
+// share of a hop's latency on the Go side). Only the first: a busy socket's
+// batch is not slowed by a trip through the scheduler for each message.
 func (p *pump) receive(sock *zmq.Socket, handle func(sock *zmq.Socket, frames [][]byte, userID string)) {
-	for {
+	for i := 0; ; i++ {
 		frames, userID, err := recvWithUser(sock)
 		if err != nil {
 			return
 		}
 		handle(sock, frames, userID)
-		runtime.Gosched()
+		if i == 0 {
+			runtime.Gosched()
+		}
 	}
 }
 

@@ -59,12 +59,19 @@ func (w *fdWaiter) wait(deadline time.Time) error {
 }
 
 // waitSet waits with the deadline already set (setDeadline).
+//
+// The poller forgets a readiness it saw before the wait began (RawConn.Read
+// resets it), so the first call looks at the descriptor itself: libzmq's
+// signal that came after the caller's last ZMQ_EVENTS read but before the
+// wait is still pending there (ZMQ_EVENTS consumes it), and the wait ends
+// at once. Without this look such a signal was lost and the socket slept
+// until the deadline: up to linkTick (50 ms) of latency now and then.
 func (w *fdWaiter) waitSet() error {
 	asked := false
-	err := w.rc.Read(func(uintptr) bool {
-		if !asked { // first call: not ready yet, so the poller waits
+	err := w.rc.Read(func(fd uintptr) bool {
+		if !asked {
 			asked = true
-			return false
+			return signalled(int(fd))
 		}
 		return true
 	})
@@ -80,3 +87,15 @@ func (w *fdWaiter) setDeadline(deadline time.Time) error { return w.f.SetReadDea
 func (w *fdWaiter) wake() { _ = w.f.SetReadDeadline(time.Unix(1, 0)) }
 
 func (w *fdWaiter) close() { w.f.Close() }
+
+// signalled reports whether fd is readable now, without waiting.
+func signalled(fd int) bool {
+	pfd := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+	for {
+		n, err := unix.Poll(pfd, 0)
+		if err == unix.EINTR {
+			continue
+		}
+		return err == nil && n > 0 && pfd[0].Revents&unix.POLLIN != 0
+	}
+}

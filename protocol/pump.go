@@ -3,6 +3,7 @@ package protocol
 import (
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -161,6 +162,7 @@ func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monit
 	}
 	ready <- nil
 	lastTick := time.Now()
+	fresh := true // nothing received since the last wait
 	for {
 		if now := time.Now(); tick != nil && now.Sub(lastTick) >= linkTick {
 			lastTick = now
@@ -183,6 +185,16 @@ func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monit
 			return
 		}
 		if ev&zmq.POLLIN != 0 {
+			// The first message after a wait goes up alone: the socket
+			// goroutine yields to its consumer, then sends what that
+			// queued (a reply, a relayed request) before reading on.
+			if fresh {
+				fresh = false
+				if p.receiveOne(sock, handle) {
+					runtime.Gosched()
+				}
+				continue
+			}
 			p.receive(sock, handle)
 			continue
 		}
@@ -197,6 +209,7 @@ func (p *pump) run(mk socketFunc, send func(sock *zmq.Socket, o outgoing), monit
 			return
 		}
 		p.waiting.Store(true)
+		fresh = true
 		if len(p.out) == 0 && len(p.events) == 0 && !p.isClosed() {
 			if err := w.waitSet(); err != nil {
 				p.waiting.Store(false)
@@ -220,13 +233,25 @@ func (p *pump) isClosed() bool {
 
 // receive hands every message the socket holds to handle.
 func (p *pump) receive(sock *zmq.Socket, handle func(sock *zmq.Socket, frames [][]byte, userID string)) {
-	for {
-		frames, userID, err := recvWithUser(sock)
-		if err != nil {
-			return
-		}
-		handle(sock, frames, userID)
+	for p.receiveOne(sock, handle) {
 	}
+}
+
+// receiveOne hands one message to handle; false when there was none.
+//
+// After the first message of a wake the caller yields: handle readied the
+// message's consumer on this P, and without the yield the consumer would
+// wait for the socket goroutine's next receive attempt and ZMQ_EVENTS read
+// (tens of µs of libzmq work, the largest share of a hop's latency on the
+// Go side). Only the first: a busy socket's batch is not slowed by a trip
+// through the scheduler for each message.
+func (p *pump) receiveOne(sock *zmq.Socket, handle func(sock *zmq.Socket, frames [][]byte, userID string)) bool {
+	frames, userID, err := recvWithUser(sock)
+	if err != nil {
+		return false
+	}
+	handle(sock, frames, userID)
+	return true
 }
 
 // takeEvents hands the monitor events that arrived to onEvent.

@@ -4,7 +4,6 @@ import (
 	"context"
 	"math"
 	"os"
-	"syscall"
 	"time"
 
 	"bazil.org/fuse"
@@ -204,17 +203,7 @@ func (f *liveFile) predictedAttr() (sdk.FileInfo, bool) {
 // applyAttr is fi after setattr r made at now.
 func applyAttr(fi sdk.FileInfo, r sdk.SetattrRequest, now time.Time) sdk.FileInfo {
 	if r.Valid&sdk.SetMode != 0 {
-		m := os.FileMode(fi.Mode)&^(os.ModePerm|os.ModeSetuid|os.ModeSetgid|os.ModeSticky) | os.FileMode(r.Mode&0o777)
-		if r.Mode&syscall.S_ISUID != 0 {
-			m |= os.ModeSetuid
-		}
-		if r.Mode&syscall.S_ISGID != 0 {
-			m |= os.ModeSetgid
-		}
-		if r.Mode&syscall.S_ISVTX != 0 {
-			m |= os.ModeSticky
-		}
-		fi.Mode = uint32(m)
+		fi.Mode = uint32(os.FileMode(fi.Mode)&^preModeBits | modeOfUnix(r.Mode))
 	}
 	if r.Valid&sdk.SetUID != 0 {
 		fi.UID = r.UID

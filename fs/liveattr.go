@@ -111,6 +111,22 @@ func unixPerm(m os.FileMode) uint32 {
 	return out
 }
 
+// modeOfUnix is unixPerm's inverse: the permissions, setuid, setgid and
+// sticky bits of the low 12 bits u of an st_mode.
+func modeOfUnix(u uint32) os.FileMode {
+	m := os.FileMode(u & 0o777)
+	if u&syscall.S_ISUID != 0 {
+		m |= os.ModeSetuid
+	}
+	if u&syscall.S_ISGID != 0 {
+		m |= os.ModeSetgid
+	}
+	if u&syscall.S_ISVTX != 0 {
+		m |= os.ModeSticky
+	}
+	return m
+}
+
 // setattrKnown are the setattr fields the mount carries out (the handle,
 // lock owner and ctime come along with the others and need nothing).
 const setattrKnown = fuse.SetattrMode | fuse.SetattrUid | fuse.SetattrGid | fuse.SetattrSize |

@@ -37,7 +37,6 @@ type fileStream struct {
 	w       streamSink
 	seq     uint64 // its entry in the write-behind queue
 	end     int64  // where its next byte goes
-	set     *writingFiles
 	f       *liveFile
 	c       *ctr
 	timeout time.Duration
@@ -108,7 +107,7 @@ func (w *writeBehind) reserve(c *ctr, f *liveFile, off int64, n int, timeout tim
 		c.writing.add(f)
 	}
 	w.inflight = append(w.inflight, writeSpan{seq: w.seq, off: off, end: off})
-	s := &fileStream{w: fw, seq: w.seq, end: off, set: &c.writing, f: f, c: c, timeout: timeout}
+	s := &fileStream{w: fw, seq: w.seq, end: off, f: f, c: c, timeout: timeout}
 	s.idle = time.AfterFunc(streamIdle, func() {
 		w.lock()
 		if w.stream == s {
@@ -164,6 +163,6 @@ func (w *writeBehind) endStream() {
 		if err != nil {
 			err = s.c.fail(err)
 		}
-		w.done(s.set, s.f, s.seq, err)
+		w.done(&s.c.writing, s.f, s.seq, err)
 	}()
 }
